@@ -1,0 +1,48 @@
+"""Errors of the shared core.
+
+    FleetwardError                 root of every error this project raises on purpose
+     +-- PolicyError               a policy, baseline or framework file is wrong
+     |    +-- PolicyLoadError      cannot be read or validated (names file, field and line)
+     +-- DeviceRecordError         a recorded-device file is wrong
+     +-- QueryError                a query could not be answered (osquery or the embedded engine)
+
+Each message says what failed, on which object, and what to do next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FleetwardError(Exception):
+    """Root of fleetward's own errors."""
+
+
+class PolicyError(FleetwardError):
+    pass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a file, printed as `path:line: message`."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class PolicyLoadError(PolicyError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class DeviceRecordError(FleetwardError):
+    pass
+
+
+class QueryError(FleetwardError):
+    """A query failed: the message is what osquery (or the engine) said."""

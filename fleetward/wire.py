@@ -1,0 +1,121 @@
+"""The wire schema between agent and collector, defined once and imported by both.
+
+Pydantic models only: the agent imports this without any server dependency. Every model forbids
+unknown fields so a typo in a client is an error, not silently dropped data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from fleetward.policy.model import POLICY_ID_PATTERN, Platform
+from fleetward.policy.verdict import Result
+
+WIRE_VERSION = 1
+MAX_RESULTS_PER_REPORT = 500
+MAX_EVENTS_PER_REPORT = 100
+
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HostIdentity(_Wire):
+    """Who the device is, from osquery's own answers (`system_info`, `os_version`)."""
+
+    uuid: Identifier = Field(description="system_info.uuid: the hardware UUID")
+    hardware_serial: ShortText = Field(default="", description="system_info.hardware_serial")
+    hostname: Identifier
+    platform: Platform
+    os_name: ShortText = Field(
+        default="", description="os_version.name, e.g. 'Microsoft Windows 11 Enterprise'"
+    )
+    os_version: ShortText = Field(default="", description="os_version.version (plus revision on Windows)")
+    practice: Annotated[str | None, StringConstraints(max_length=40)] = Field(
+        default=None, description="Practice tag, e.g. the ODS code of the GP practice"
+    )
+
+
+class EnrollRequest(_Wire):
+    enroll_secret: Annotated[str, StringConstraints(min_length=8, max_length=200)]
+    host: HostIdentity
+    agent_version: ShortText = ""
+
+
+class EnrollResponse(_Wire):
+    device_id: str
+    device_key: str = Field(description="Shown once. Send as `Authorization: Bearer <key>` on every report.")
+    reenrolled: bool = Field(default=False, description="True when this hardware was known: history is kept")
+
+
+class ReportKind(StrEnum):
+    TRANSITION = "transition"  # sent at once when a policy's status changed
+    SNAPSHOT = "snapshot"  # full state on the slower heartbeat
+
+
+class EventKind(StrEnum):
+    OUTBOX_COMPACTED = "outbox_compacted"
+    BUNDLE_REFUSED = "bundle_refused"
+    BUNDLE_ACTIVATED = "bundle_activated"
+    OSQUERY_UNAVAILABLE = "osquery_unavailable"
+
+
+class AgentEvent(_Wire):
+    kind: EventKind
+    at: AwareDatetime
+    message: Annotated[str, StringConstraints(max_length=2000)]
+
+
+class Report(_Wire):
+    """One evaluation's results. `report_id` is the idempotency key."""
+
+    report_id: UUID
+    kind: ReportKind
+    observed_at: AwareDatetime = Field(description="When the agent evaluated, not when it sent")
+    agent_version: ShortText
+    bundle_version: Annotated[int | None, Field(ge=0)] = None
+    policy_versions: dict[Annotated[str, StringConstraints(pattern=POLICY_ID_PATTERN)], str] = Field(
+        default_factory=dict, description="policy id -> content digest of every policy evaluated"
+    )
+    results: Annotated[list[Result], Field(max_length=MAX_RESULTS_PER_REPORT)]
+    events: Annotated[list[AgentEvent], Field(max_length=MAX_EVENTS_PER_REPORT)] = Field(default_factory=list)
+
+
+class ReportAck(_Wire):
+    report_id: UUID
+    duplicate: bool = Field(description="True when this report id was already ingested: nothing changed")
+    transitions: int = Field(description="How many (device, policy) status changes this report recorded")
+
+
+class ErrorBody(_Wire):
+    """Every 4xx/5xx from the collector has this shape; `code` is stable, `message` is for people."""
+
+    code: str
+    message: str
+    detail: object | None = None
+
+
+ErrorCode = Literal[
+    "invalid_request",
+    "unauthenticated",
+    "forbidden",
+    "not_found",
+    "payload_too_large",
+    "rate_limited",
+    "enroll_secret_invalid",
+    "device_key_invalid",
+    "conflict",
+    "unsupported_media_type",
+]
+
+
+def utc_iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
