@@ -45,6 +45,14 @@ def _mount() -> None:
             app.command(name=name, help=help_text)(sub)
 
 
+@app.command()
+def version() -> None:
+    """Print fleetward's version."""
+    from fleetward import __version__
+
+    typer.echo(__version__)
+
+
 _mount()
 
 
