@@ -1,0 +1,237 @@
+"""The typed stack config: one pydantic model per config key of the ``fleetward`` namespace.
+
+Each top-level field is one Pulumi config key (``fleetward:network``, ``fleetward:vpn`` ...) holding an object,
+set with ``pulumi config set --path vpn.sku VpnGw3AZ``. Field aliases are the camelCase names used in the stack
+file, so a pydantic error location maps straight to the key a platform engineer has to fix. Secrets are never
+part of this model: they are separate secret keys read as ``pulumi.Output`` (see ``SECRET_KEYS``).
+
+Field descriptions are the stack-config reference (``infra.docs_gen`` renders them into docs/ and Pulumi.yaml).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from infra.sizing import VpnSku
+
+NAMESPACE = "fleetward"
+
+# The Microsoft-registered Azure VPN Client app (Azure Public): global consent, no app registration needed
+# (learn vpn-gateway/point-to-site-entra-register-custom-app).
+AZURE_VPN_CLIENT_AUDIENCE = "c632b3df-fb67-4d84-bdcf-b95ad541b5c8"
+
+REQUIRED_TAGS: tuple[str, ...] = ("environment", "owner", "data-classification", "ods-code")
+
+# Secret keys, read with Config.require_secret; never stored in the model or printed.
+SECRET_KEYS: dict[str, str] = {
+    "sessionHostAdminPassword": "Local administrator password of the session hosts (break-glass only).",
+    "siteSharedKeys": "Object mapping each practice site name to its IPsec pre-shared key (>= 32 characters).",
+    "collectorEnrollSecret": "Secret laptops present to enrol with the collector; stored in Key Vault.",
+    "postgresAdminPassword": "Administrator password of the collector's PostgreSQL flexible server.",
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+
+class NetworkConfig(_Model):
+    """Address plan of the estate's virtual network (all RFC 1918, no overlaps)."""
+
+    address_space: str = Field("10.60.0.0/16", description="Address space of the estate VNet.")
+    gateway_subnet: str = Field(
+        "10.60.0.0/26",
+        description="`GatewaySubnet` prefix; /27 or larger (needed for AZ SKUs and migration).",
+    )
+    session_host_subnet: str = Field("10.60.4.0/22", description="Subnet of the AVD session hosts.")
+    private_endpoint_subnet: str = Field(
+        "10.60.1.0/24", description="Subnet for private endpoints (FSLogix storage, Key Vault)."
+    )
+    collector_subnet: str = Field(
+        "10.60.2.0/24",
+        description="Subnet delegated to the Container Apps environment hosting the collector (/27 or larger).",
+    )
+    database_subnet: str = Field(
+        "10.60.3.0/28", description="Subnet delegated to the collector's PostgreSQL flexible server."
+    )
+
+
+class PracticeSite(_Model):
+    """A GP practice (or HSCN edge) connected to the gateway by a site-to-site IPsec tunnel."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$", description="Short lowercase name of the site.")
+    ods_code: str = Field(pattern=r"^[A-Z0-9]{3,6}$", description="ODS code of the practice.")
+    gateway_ip_address: str = Field(description="Public IP address of the practice's VPN device.")
+    address_spaces: list[str] = Field(
+        min_length=1, description="Private ranges behind the practice's device."
+    )
+
+
+class RootCertificate(_Model):
+    name: str = Field(description="Name of the trusted root certificate.")
+    public_cert_data: str = Field(description="Base64 DER of the root certificate (no PEM header).")
+
+
+class RevokedCertificate(_Model):
+    name: str = Field(description="Name of the revoked client certificate.")
+    thumbprint: str = Field(pattern=r"^[0-9A-Fa-f]{40}$", description="SHA-1 thumbprint of the certificate.")
+
+
+class CertificateAuthConfig(_Model):
+    """Optional certificate authentication beside Entra ID (e.g. for unattended devices)."""
+
+    root_certificates: list[RootCertificate] = Field(min_length=1, description="Trusted root certificates.")
+    revoked_certificates: list[RevokedCertificate] = Field(
+        default_factory=list, description="Client certificates refused by the gateway."
+    )
+
+
+class VpnConfig(_Model):
+    """The VPN gateway: zone-redundant SKU, point-to-site with Entra ID over OpenVPN, site-to-site tunnels."""
+
+    sku: VpnSku = Field(
+        "VpnGw1AZ", description="Zone-redundant gateway SKU (VpnGw1AZ 250, 2AZ 500, 3AZ 1,000 users)."
+    )
+    expected_concurrent_users: int = Field(
+        250, ge=1, description="Peak concurrent point-to-site users; the SKU must carry them."
+    )
+    client_address_pool: str = Field(
+        "172.16.0.0/22", description="Addresses handed to P2S clients; at least one per concurrent user."
+    )
+    tenant_id: UUID = Field(description="Entra tenant id whose users may connect.")
+    audience: UUID = Field(
+        UUID(AZURE_VPN_CLIENT_AUDIENCE),
+        description="Entra app audience (default: Microsoft-registered Azure VPN Client).",
+    )
+    client_protocols: list[Literal["OpenVPN", "IkeV2"]] = Field(
+        default_factory=lambda: ["OpenVPN"],
+        min_length=1,
+        description="P2S protocols. Entra ID needs OpenVPN; IkeV2 only with certificate auth. SSTP is refused.",
+    )
+    certificate_auth: CertificateAuthConfig | None = Field(
+        None, description="Optional certificate authentication."
+    )
+    active_active: bool = Field(True, description="Two gateway instances, each with its own public IP.")
+    practice_sites: list[PracticeSite] = Field(
+        default_factory=list, description="Practices connected by site-to-site IPsec."
+    )
+
+
+class ScalingConfig(_Model):
+    """Practice hours for the scaling plan, in UK local time (`GMT Standard Time`)."""
+
+    ramp_up_start: str = Field(
+        "07:30", pattern=r"^\d{2}:\d{2}$", description="Hosts start before surgeries open."
+    )
+    peak_start: str = Field("08:00", pattern=r"^\d{2}:\d{2}$", description="Core hours start.")
+    ramp_down_start: str = Field("18:30", pattern=r"^\d{2}:\d{2}$", description="Core hours end.")
+    off_peak_start: str = Field("20:00", pattern=r"^\d{2}:\d{2}$", description="Only minimum hosts stay on.")
+    days: list[Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]] = Field(
+        default_factory=lambda: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
+        min_length=1,
+        description="Days with practice hours.",
+    )
+    minimum_hosts_percent: int = Field(20, ge=0, le=100, description="Hosts kept on during ramp-down.")
+
+
+class DesktopConfig(_Model):
+    """The AVD pooled host pool, its desktop application group and workspace."""
+
+    max_session_limit: int = Field(12, ge=1, le=999999, description="Sessions per host (breadth-first).")
+    start_vm_on_connect: bool = Field(True, description="Start a deallocated host when a user connects.")
+    user_group_object_id: UUID = Field(description="Entra group given Desktop Virtualization User.")
+    registration_token_expiry: AwareDatetime = Field(
+        description="Fixed UTC expiry of the host registration token; at most 30 days ahead. Renew by moving it."
+    )
+    drive_redirection: bool = Field(
+        False, description="Allow local drives in sessions (off: data exfiltration)."
+    )
+    clipboard_redirection: bool = Field(False, description="Allow clipboard copy in and out of sessions.")
+    scaling: ScalingConfig = Field(default_factory=ScalingConfig, description="Practice-hours scaling plan.")
+
+
+class SessionHostsConfig(_Model):
+    """Windows 11 multi-session hosts, Entra ID joined, Trusted Launch, no public IP."""
+
+    count: int = Field(2, ge=1, le=500, description="Number of session hosts.")
+    vm_size: str = Field("Standard_D8s_v5", description="VM size of each host.")
+    image_publisher: str = Field("MicrosoftWindowsDesktop", description="Marketplace image publisher.")
+    image_offer: str = Field("windows-11", description="Marketplace image offer.")
+    image_sku: str = Field("win11-24h2-avd", description="Windows 11 Enterprise multi-session SKU.")
+    image_version: str = Field("latest", description="Image version.")
+    admin_username: str = Field("fwadmin", description="Local administrator name (password is a secret key).")
+    intune_enrolment: bool = Field(True, description="Enrol the hosts in Intune on Entra join.")
+
+
+class ProfileStorageConfig(_Model):
+    """Azure Files premium share holding FSLogix profile containers."""
+
+    share_quota_gib: int = Field(
+        1024, alias="shareQuotaGiB", ge=100, le=102400, description="Provisioned size of the share (GiB)."
+    )
+
+
+class MonitoringConfig(_Model):
+    retention_in_days: int = Field(90, ge=30, le=730, description="Log Analytics retention.")
+
+
+class CollectorConfig(_Model):
+    """Hosting for the fleetward collector: Container Apps (internal) and PostgreSQL flexible server."""
+
+    image: str = Field(description="Container image reference of the collector, pinned by tag or digest.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the collector listens on.")
+    min_replicas: int = Field(1, ge=0, le=30, description="Minimum replicas.")
+    max_replicas: int = Field(3, ge=1, le=30, description="Maximum replicas.")
+    postgres_sku: str = Field("Standard_B2s", description="PostgreSQL flexible server compute SKU.")
+    postgres_tier: Literal["Burstable", "GeneralPurpose", "MemoryOptimized"] = Field(
+        "Burstable", description="PostgreSQL compute tier."
+    )
+    postgres_version: Literal["15", "16", "17"] = Field("16", description="PostgreSQL major version.")
+    postgres_storage_gb: int = Field(32, ge=32, description="PostgreSQL storage size.")
+
+
+class EstateConfig(_Model):
+    """The whole stack config of one region's estate."""
+
+    location: str = Field("uksouth", description="Azure region of every resource (UK only for NHS data).")
+    name_prefix: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{1,14}$", description="Short prefix for resource names, e.g. `fw-uks`."
+    )
+    tags: dict[str, str] = Field(
+        description="Tags on every resource; must include " + ", ".join(f"`{t}`" for t in REQUIRED_TAGS) + "."
+    )
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="Address plan.")
+    vpn: VpnConfig = Field(description="VPN gateway.")
+    desktop: DesktopConfig = Field(description="AVD host pool, application group, workspace, scaling.")
+    session_hosts: SessionHostsConfig = Field(
+        default_factory=SessionHostsConfig, description="Session hosts."
+    )
+    profile_storage: ProfileStorageConfig = Field(
+        default_factory=ProfileStorageConfig, description="FSLogix profile storage."
+    )
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Log Analytics.")
+    collector: CollectorConfig = Field(description="Collector hosting.")
+
+
+def config_key(*path: str | int) -> str:
+    """The full Pulumi config key of a location in the model, e.g. ``fleetward:vpn.clientAddressPool``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return f"{NAMESPACE}:{text}"
+
+
+def expiry_text(moment: datetime) -> str:
+    """The registration-token expiry as ARM expects it (UTC, ISO 8601, ``Z``)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
