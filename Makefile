@@ -1,0 +1,46 @@
+# fleetward: everything installs from this repository's own files (uv with uv.lock).
+# Needs only Python 3.11+ and make; uv itself is installed into .tools/ on first use.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+RUN := $(UV) run --no-sync
+DEMO_OUT ?= demo-out
+
+.PHONY: demo test check lint typecheck format bench sync-dev clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+## The main job: a simulated fleet through agent, collector and reports, on embedded defaults.
+demo: $(UV)
+	$(UV) sync --locked --extra agent --extra collector
+	$(RUN) fleetward demo --out $(DEMO_OUT)
+
+sync-dev: $(UV)
+	$(UV) sync --locked --extra dev
+
+## The tests (README's second command). Browser tests need Chromium: scripts/ensure-chromium.sh.
+test: sync-dev
+	-@sh scripts/ensure-chromium.sh
+	$(RUN) python -m pytest
+
+lint: sync-dev
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+
+typecheck: sync-dev
+	$(RUN) mypy
+
+check: lint typecheck test
+
+format: sync-dev
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: sync-dev
+	$(RUN) python -m bench
+
+clean:
+	rm -rf $(TOOLS) .venv .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) test-artifacts
