@@ -5,6 +5,7 @@
      |    +-- PolicyLoadError      cannot be read or validated (names file, field and line)
      +-- DeviceRecordError         a recorded-device file is wrong
      +-- QueryError                a query could not be answered (osquery or the embedded engine)
+     +-- UnknownPlatformError      osquery reports a platform or identity fleetward cannot use
 
 Each message says what failed, on which object, and what to do next.
 """
@@ -46,3 +47,7 @@ class DeviceRecordError(FleetwardError):
 
 class QueryError(FleetwardError):
     """A query failed: the message is what osquery (or the engine) said."""
+
+
+class UnknownPlatformError(FleetwardError):
+    """osquery's os_version/system_info do not describe a Windows, macOS or Linux device we can identify."""
