@@ -1,0 +1,293 @@
+"""The agent's settings: built once at start-up and passed down.
+
+Precedence, highest first (see `AgentSettings.settings_customise_sources`):
+1. values given in code or on the command line (`--osquery-socket`, ...);
+2. environment variables `FLEETWARD_<NAME>` (lists as JSON or comma-separated);
+3. the config file, TOML (or YAML if it ends in .yaml/.yml): FLEETWARD_CONFIG_FILE, or the OS convention
+   Linux /etc/fleetward/agent.toml, macOS /Library/Application Support/fleetward/agent.toml,
+   Windows %ProgramData%\\fleetward\\agent.toml;
+4. defaults, some per OS.
+
+Secrets are `SecretStr`: they print as `**********` everywhere, including `config show`.
+docs/reference/agent-settings.md is generated from this model (`agent.settings_doc`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from agent.errors import SettingsError
+
+ENV_PREFIX = "FLEETWARD_"
+CONFIG_FILE_ENV = "FLEETWARD_CONFIG_FILE"
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def _program_data() -> Path:
+    return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"))
+
+
+def default_config_file(platform: str | None = None) -> Path:
+    platform = platform or sys.platform
+    if platform == "win32":
+        return _program_data() / "fleetward" / "agent.toml"
+    if platform == "darwin":
+        return Path("/Library/Application Support/fleetward/agent.toml")
+    return Path("/etc/fleetward/agent.toml")
+
+
+def default_state_dir(platform: str | None = None) -> Path:
+    platform = platform or sys.platform
+    if platform == "win32":
+        return _program_data() / "fleetward" / "state"
+    if platform == "darwin":
+        return Path("/Library/Application Support/fleetward/state")
+    return Path("/var/lib/fleetward")
+
+
+def default_osquery_sockets(platform: str | None = None) -> list[str]:
+    """osqueryd's own socket first, then Fleet orbit's (orbit moves it)."""
+    if (platform or sys.platform) == "win32":
+        return [r"\\.\pipe\osquery.em", r"\\.\pipe\orbit-osquery-extension"]
+    return ["/var/osquery/osquery.em", "/opt/orbit/orbit-osquery.em"]
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class AgentSettings(BaseSettings):
+    """Everything the laptop agent can be told. Field descriptions become the settings reference."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True
+    )
+
+    config_file: Path | None = Field(
+        default=None,
+        description="The config file to read (TOML, or YAML by extension). Defaults to the OS convention; "
+        "a file named here must exist.",
+    )
+    collector_url: str | None = Field(
+        default=None,
+        description="Base URL of the collector, e.g. https://collector.example.nhs.uk. HTTPS is required "
+        "except for loopback addresses.",
+    )
+    enroll_secret: SecretStr | None = Field(
+        default=None,
+        description="The enroll secret deployed by MDM; exchanged once for a per-device key.",
+    )
+    enroll_secret_file: Path | None = Field(
+        default=None,
+        description="A file holding the enroll secret (an alternative to enroll_secret, for MDM profiles "
+        "that drop files).",
+    )
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="A PEM bundle of CAs to trust for the collector instead of the system store.",
+    )
+    osquery_sockets: StrList = Field(
+        default_factory=default_osquery_sockets,
+        description="osqueryd extension sockets to try, in order. Default: `/var/osquery/osquery.em` then "
+        "Fleet orbit's `/opt/orbit/orbit-osquery.em`; on Windows `\\\\.\\pipe\\osquery.em` then "
+        "`\\\\.\\pipe\\orbit-osquery-extension`.",
+    )
+    osqueryi_fallback: bool = Field(
+        default=False,
+        description="When no osqueryd answers, run `osqueryi --json` per query instead.",
+    )
+    osqueryi_path: str = Field(default="osqueryi", description="The osqueryi executable for the fallback.")
+    query_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="How long one policy query may take before it is an error."
+    )
+    evaluation_deadline_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=3600,
+        description="How long a whole evaluation may take; queries not run by then are errors.",
+    )
+    interval_minutes: float = Field(
+        default=60.0, ge=1, le=1440, description="How often the catalogue is evaluated."
+    )
+    jitter_minutes: float = Field(
+        default=10.0,
+        ge=0,
+        description="Up to this much is added at random to each interval, so a fleet does not report at once.",
+    )
+    heartbeat_minutes: float = Field(
+        default=360.0,
+        ge=5,
+        le=10080,
+        description="How often a full snapshot is sent even when nothing changed.",
+    )
+    flush_interval_seconds: float = Field(
+        default=60.0, ge=1, le=3600, description="How often the outbox is offered to the collector."
+    )
+    http_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=300, description="Per request to the collector."
+    )
+    outbox_max_entries: int = Field(
+        default=5000,
+        ge=10,
+        description="The outbox holds at most this many reports; beyond it, it compacts (see the rollout "
+        "guide) and says so.",
+    )
+    outbox_max_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=64 * 1024, description="The outbox holds at most this many bytes."
+    )
+    state_dir: Path = Field(
+        default_factory=default_state_dir,
+        description="Where the agent keeps its device key, last known state and outbox. Default: "
+        "`/var/lib/fleetward` (Linux), `/Library/Application Support/fleetward/state` (macOS), "
+        "`%ProgramData%\\fleetward\\state` (Windows).",
+    )
+    policies_dir: Path | None = Field(
+        default=None,
+        description="Evaluate the policies in this directory instead of the catalogue installed with the "
+        "agent.",
+    )
+    practice: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Practice tag sent with enrollment, e.g. the GP practice's ODS code.",
+    )
+    trusted_bundle_keys: StrList = Field(
+        default_factory=list,
+        description="Ed25519 public keys (base64) whose signed policy bundles the agent accepts.",
+    )
+
+    @field_validator("osquery_sockets", "trusted_bundle_keys", mode="before")
+    @classmethod
+    def _lists_from_text(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("collector_url")
+    @classmethod
+    def _collector_url_is_https(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://collector.example.nhs.uk")
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+            raise ValueError(
+                f"{value!r} uses plain http; reports carry device keys and evidence, so use https "
+                "(http is allowed only for loopback addresses)"
+            )
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AgentSettings:
+        if self.jitter_minutes >= self.interval_minutes:
+            raise ValueError(
+                f"jitter_minutes ({self.jitter_minutes:g}) must be less than interval_minutes "
+                f"({self.interval_minutes:g})"
+            )
+        if self.enroll_secret is not None and self.enroll_secret_file is not None:
+            raise ValueError("set enroll_secret or enroll_secret_file, not both")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        explicit = getattr(init_settings, "init_kwargs", {}).get("config_file") or os.environ.get(
+            CONFIG_FILE_ENV
+        )
+        path = Path(explicit) if explicit else default_config_file()
+        return (init_settings, env_settings, _config_file_source(settings_cls, path, explicit=bool(explicit)))
+
+    def enroll_secret_value(self) -> str | None:
+        """The enroll secret from the setting or its file (read now, so MDM can rotate the file)."""
+        if self.enroll_secret is not None:
+            return self.enroll_secret.get_secret_value()
+        if self.enroll_secret_file is None:
+            return None
+        try:
+            return self.enroll_secret_file.read_text("utf-8").strip() or None
+        except OSError as exc:
+            raise SettingsError(
+                f"cannot read enroll_secret_file {self.enroll_secret_file}: {exc.strerror or exc}"
+            ) from exc
+
+
+def config_file_path(given: str | Path | None = None) -> tuple[Path, bool]:
+    """The config file to read and whether it was asked for (then it must exist)."""
+    explicit = given or os.environ.get(CONFIG_FILE_ENV) or None
+    return (Path(explicit), True) if explicit else (default_config_file(), False)
+
+
+def _config_file_source(
+    settings_cls: type[BaseSettings], path: Path, *, explicit: bool
+) -> PydanticBaseSettingsSource:
+    if not path.exists():
+        if explicit:
+            raise SettingsError(
+                f"config file {path} (from {CONFIG_FILE_ENV} or --config) does not exist; create it or "
+                "unset the variable to use the OS default"
+            )
+        return TomlConfigSettingsSource(settings_cls, toml_file=[])
+    import yaml
+
+    try:
+        if path.suffix.lower() in {".yaml", ".yml"}:
+            return YamlConfigSettingsSource(settings_cls, yaml_file=path)
+        return TomlConfigSettingsSource(settings_cls, toml_file=path)
+    except (ValueError, OSError, yaml.YAMLError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise SettingsError(f"config file {path} cannot be read: {exc}") from exc
+
+
+def load_settings(**overrides: Any) -> AgentSettings:
+    """Build the settings once; any problem is a SettingsError naming the setting and where it came from."""
+    try:
+        return AgentSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = ["the agent's settings are not valid:"]
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        where = (
+            f" (environment {ENV_PREFIX}{field.upper()} or `{field}` in the config file)"
+            if error["loc"]
+            else ""
+        )
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"  {field}{where}: {message}")
+    return "\n".join(lines)
+
+
+def masked(settings: AgentSettings) -> dict[str, object]:
+    """The effective settings as printable data; SecretStr dumps as `**********` (`config show`)."""
+    return settings.model_dump(mode="json")
