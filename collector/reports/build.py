@@ -1,0 +1,317 @@
+"""`build_report`: a `FleetHistory` in, a `ComplianceReport` out. Pure and deterministic.
+
+Everything is sorted and `generated_at` is passed in, so the same history gives the same report
+and the same digest. Statuses come from the domain (`pair_state_at`); this module only counts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from collector.domain.fleet import DeviceRecord, FleetHistory, PolicyRecord
+from collector.domain.state import AuditStatus, worst
+from collector.reports.canonical import UNSET_DIGEST, report_digest
+from collector.reports.controls import ControlTally, control_definitions
+from collector.reports.errors import ReportInputError
+from collector.reports.model import (
+    TREND_DAYS_FOR_INSTANT,
+    BreachView,
+    BundleView,
+    ComplianceReport,
+    DeviceView,
+    PairView,
+    PlatformRollup,
+    PolicyView,
+    Rate,
+    Scope,
+    StaleDeviceView,
+    StatusCounts,
+    Summary,
+    TrendPoint,
+    WaiverView,
+)
+from collector.reports.timeline import Pair, WaiverIndex, device_pairs, sample_states, trend_samples
+from fleetward.policy.verdict import Status
+
+Progress = Callable[[int, int], None]
+_EVIDENCE_KEPT_FOR = (Status.FAIL, Status.ERROR)
+_PROGRESS_EVERY = 2000
+_DAY = timedelta(days=1)
+
+
+def build_report(
+    history: FleetHistory,
+    *,
+    at: datetime | None,
+    period: tuple[datetime, datetime] | None,
+    framework: str | None,
+    generated_at: datetime,
+    source: str,
+    progress: Progress | None = None,
+) -> ComplianceReport:
+    scope = _scope(history, at, period, framework)
+    policies = sorted(
+        (p for p in history.policies if framework is None or framework in p.frameworks), key=lambda p: p.id
+    )
+    devices = sorted(history.devices, key=lambda d: (d.hostname, d.device_id))
+    samples = trend_samples(scope.trend_start, scope.at)
+    tally = _Tally(scope, samples, control_definitions(history, policies, framework))
+    index = WaiverIndex(history.waivers)
+    for done, device in enumerate(devices, start=1):
+        pairs = device_pairs(history, device, policies, index, scope.at)
+        if pairs:
+            tally.add_device(device, pairs)
+        if progress is not None and (done % _PROGRESS_EVERY == 0 or done == len(devices)):
+            progress(done, len(devices))
+    waivers = _waivers(history, policies, scope, tally.waived_pairs)
+    report = ComplianceReport.model_construct(
+        schema_id="fleetward.compliance-report/v1",
+        generated_at=generated_at.astimezone(UTC),
+        source=source,
+        scope=scope,
+        summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)),
+        policies=[tally.policy_view(p) for p in policies],
+        platforms=tally.platform_rollups(),
+        controls=tally.controls.rollups(),
+        devices=tally.devices,
+        pairs=tally.pairs,
+        breaches=sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id)),
+        stale_devices=tally.stale,
+        waivers=waivers,
+        bundles=_bundles(history, scope.at),
+        trend=tally.trend(),
+        digest=UNSET_DIGEST,
+    )
+    return report.model_copy(update={"digest": report_digest(report)})
+
+
+def _scope(
+    history: FleetHistory,
+    at: datetime | None,
+    period: tuple[datetime, datetime] | None,
+    framework: str | None,
+) -> Scope:
+    if (at is None) == (period is None):
+        raise ReportInputError("give either an instant (--at) or a period (--from and --to), not both")
+    for instant in (at, *(period or ())):
+        if instant is not None and instant.tzinfo is None:
+            raise ReportInputError(
+                f"{instant.isoformat()} has no time zone; add Z or an offset such as +01:00"
+            )
+    if framework is not None:
+        known = sorted(set(history.controls) | {f for p in history.policies for f in p.frameworks})
+        if framework not in known:
+            raise ReportInputError(
+                f"unknown framework {framework!r}; known frameworks: {', '.join(known) or 'none'}"
+            )
+    if period is not None:
+        start, end = (instant.astimezone(UTC) for instant in period)
+        if start >= end:
+            raise ReportInputError(f"the period must start before it ends (--from {start} --to {end})")
+        return Scope(
+            kind="period", at=end, period_start=start, trend_start=start, framework=framework,
+            validity=history.validity,
+        )  # fmt: skip
+    assert at is not None
+    instant = at.astimezone(UTC)
+    return Scope(
+        kind="instant", at=instant, period_start=None, framework=framework, validity=history.validity,
+        trend_start=instant - TREND_DAYS_FOR_INSTANT * _DAY,
+    )  # fmt: skip
+
+
+def _counts() -> dict[AuditStatus, int]:
+    return dict.fromkeys(AuditStatus, 0)
+
+
+def _rate(counts: StatusCounts) -> Rate:
+    return Rate.of(sum(n for s, n in counts.items() if s.compliant), sum(counts.values()))
+
+
+def _days(delta: timedelta) -> float:
+    return round(delta / _DAY, 2)
+
+
+class _Tally:
+    """Running counts over the devices, one device at a time, so no pair outlives its row."""
+
+    def __init__(
+        self, scope: Scope, samples: Sequence[tuple[datetime, datetime]], controls: ControlTally
+    ) -> None:
+        self.scope = scope
+        self.samples = samples
+        self.instants = [instant for _, instant in samples]
+        self.controls = controls
+        self.overall = _counts()
+        self.by_policy: dict[str, dict[AuditStatus, int]] = defaultdict(_counts)
+        self.other_versions: dict[str, int] = defaultdict(int)
+        self.by_platform: dict[str, dict[AuditStatus, int]] = defaultdict(_counts)
+        self.platform_devices: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.trend_diff = {status: [0] * (len(samples) + 1) for status in AuditStatus}
+        self.devices: list[DeviceView] = []
+        self.pairs: list[PairView] = []
+        self.breaches: list[BreachView] = []
+        self.stale: list[StaleDeviceView] = []
+        self.waived_pairs: dict[str, int] = defaultdict(int)
+
+    def add_device(self, device: DeviceRecord, pairs: list[Pair]) -> None:
+        counts = _counts()
+        noncompliant: set[str] = set()
+        last_seen: datetime | None = None
+        for pair in pairs:
+            state = pair.state
+            counts[state.status] += 1
+            self.by_policy[pair.policy.id][state.status] += 1
+            if state.policy_version is not None and state.policy_version != pair.policy.version:
+                self.other_versions[pair.policy.id] += 1
+            if not state.status.compliant:
+                noncompliant.add(pair.policy.id)
+            if state.waiver is not None and state.status is AuditStatus.WAIVED:
+                self.waived_pairs[state.waiver.id] += 1
+            if state.last_seen is not None and (last_seen is None or state.last_seen > last_seen):
+                last_seen = state.last_seen
+            self.pairs.append(_pair_view(pair))
+            self._sample(pair)
+        for status, number in counts.items():
+            self.overall[status] += number
+            self.by_platform[device.platform.value][status] += number
+        compliant = not noncompliant
+        platform = self.platform_devices[device.platform.value]
+        platform[0] += compliant
+        platform[1] += 1
+        self.controls.add_device({p.policy.id for p in pairs}, noncompliant)
+        at = self.scope.at
+        stale = last_seen is None or at - last_seen > self.scope.validity
+        if stale:
+            silent = None if last_seen is None else _days(at - last_seen)
+            self.stale.append(StaleDeviceView(
+                device_id=device.device_id, hostname=device.hostname, last_seen=last_seen, days_silent=silent,
+            ))  # fmt: skip
+        self.devices.append(DeviceView.model_construct(
+            device_id=device.device_id, hostname=device.hostname, platform=device.platform,
+            practice=device.practice, os_name=device.os_name, os_version=device.os_version,
+            hardware_serial=device.hardware_serial, enrolled_at=device.enrolled_at,
+            last_enrolled_at=device.last_enrolled_at, last_seen=last_seen,
+            status=worst([p.state.status for p in pairs]), compliant=compliant, stale=stale,
+            status_counts=counts,
+        ))  # fmt: skip
+
+    def _sample(self, pair: Pair) -> None:
+        grace = pair.policy.grace
+        breaches: dict[datetime, BreachView] = {}
+        for begin, stop, state in sample_states(pair, self.instants, self.scope.validity):
+            if state is None:
+                continue
+            self.trend_diff[state.status][begin] += 1
+            self.trend_diff[state.status][stop] -= 1
+            if state.status is AuditStatus.FAIL and state.failing_since is not None:
+                last = self.instants[stop - 1]
+                breaches[state.failing_since] = BreachView(
+                    device_id=pair.device.device_id, policy_id=pair.policy.id, grace=grace,
+                    failing_since=state.failing_since, breached_at=state.failing_since + grace,
+                    days_beyond_grace=_days(last - state.failing_since - grace),
+                    ongoing=stop == len(self.instants),
+                )  # fmt: skip
+        self.breaches.extend(breaches.values())
+
+    def summary(self, *, active_waivers: int) -> Summary:
+        compliant_devices = sum(d.compliant for d in self.devices)
+        return Summary(
+            devices=len(self.devices),
+            pairs=_rate(self.overall),
+            devices_compliant=Rate.of(compliant_devices, len(self.devices)),
+            status_counts=self.overall,
+            stale_devices=len(self.stale),
+            breaches=len(self.breaches),
+            ongoing_breaches=sum(b.ongoing for b in self.breaches),
+            active_waivers=active_waivers,
+        )
+
+    def policy_view(self, policy: PolicyRecord) -> PolicyView:
+        counts = self.by_policy.get(policy.id, _counts())
+        return PolicyView(
+            id=policy.id, title=policy.title, severity=policy.severity, platforms=sorted(policy.platforms),
+            grace=policy.grace, version=policy.version, baseline=policy.baseline,
+            frameworks={k: sorted(v) for k, v in sorted(policy.frameworks.items())},
+            remediation=policy.remediation, pairs=_rate(counts), status_counts=counts,
+            pairs_on_other_versions=self.other_versions.get(policy.id, 0),
+        )  # fmt: skip
+
+    def platform_rollups(self) -> list[PlatformRollup]:
+        return [
+            PlatformRollup(
+                platform=platform,
+                devices=Rate.of(*self.platform_devices[platform]),
+                pairs=_rate(counts),
+                status_counts=counts,
+            )
+            for platform, counts in sorted(self.by_platform.items())
+        ]
+
+    def trend(self) -> list[TrendPoint]:
+        points: list[TrendPoint] = []
+        running = _counts()
+        for index, (day, instant) in enumerate(self.samples):
+            for status in AuditStatus:
+                running[status] += self.trend_diff[status][index]
+            counts = dict(running)
+            points.append(TrendPoint(day=day.date(), at=instant, pairs=_rate(counts), status_counts=counts))
+        return points
+
+
+def _pair_view(pair: Pair) -> PairView:
+    state = pair.state
+    keep_evidence = state.observed in _EVIDENCE_KEPT_FOR
+    days = state.days_out_of_compliance
+    return PairView.model_construct(
+        device_id=pair.device.device_id, policy_id=pair.policy.id, status=state.status,
+        observed=None if state.observed is None else state.observed.value, since=state.since,
+        last_seen=state.last_seen, failing_since=state.failing_since,
+        days_out_of_compliance=None if days is None else round(days, 2),
+        policy_version=state.policy_version, current_version=state.policy_version == pair.policy.version,
+        waiver_id=state.waiver.id if state.waiver is not None and state.status is AuditStatus.WAIVED else None,
+        evidence=[dict(row) for row in state.evidence] if keep_evidence else [],
+        error=state.error if keep_evidence else None,
+    )  # fmt: skip
+
+
+def _waivers(
+    history: FleetHistory, policies: Sequence[PolicyRecord], scope: Scope, waived: dict[str, int]
+) -> list[WaiverView]:
+    in_scope = {p.id for p in policies}
+    views: list[WaiverView] = []
+    for waiver in history.waivers:
+        if waiver.policy_id not in in_scope or waiver.granted_at > scope.at:
+            continue
+        ended = min(waiver.expires_at, waiver.revoked_at or waiver.expires_at)
+        if (
+            waiver.revoked_at is not None
+            and waiver.revoked_at <= scope.at
+            and waiver.revoked_at < waiver.expires_at
+        ):
+            state = "revoked"
+        elif waiver.expires_at <= scope.at:
+            state = "expired"
+        else:
+            state = "active"
+        views.append(WaiverView(
+            id=waiver.id, policy_id=waiver.policy_id, device_id=waiver.device_id, practice=waiver.practice,
+            justification=waiver.justification, owner=waiver.owner, granted_by=waiver.granted_by,
+            granted_at=waiver.granted_at, expires_at=waiver.expires_at, revoked_at=waiver.revoked_at,
+            state=state, ended_in_window=scope.trend_start < ended <= scope.at,
+            pairs_waived=waived.get(waiver.id, 0),
+        ))  # fmt: skip
+    return sorted(views, key=lambda w: (w.expires_at, w.id))
+
+
+def _bundles(history: FleetHistory, at: datetime) -> list[BundleView]:
+    published = sorted((b for b in history.bundles if b.published_at <= at), key=lambda b: b.version)
+    latest = published[-1].version if published else None
+    return [
+        BundleView(
+            version=b.version, digest=b.digest, published_at=b.published_at, in_force=b.version == latest
+        )
+        for b in published
+    ]

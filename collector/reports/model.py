@@ -1,0 +1,213 @@
+"""The compliance report: what an auditor receives, in every format.
+
+The JSON schema of this model is the report's contract (`fleetward.compliance-report/v1`,
+committed in docs/reference/report-formats.md). Add fields only with a new schema version.
+
+Numbers are defined once, here and in docs/auditors.md:
+- a pair is one (device, policy) the device is answerable for at the report instant;
+- a pair is compliant when its status is pass, not_applicable, waived or in_grace; fail, error
+  and stale are not compliant (a silent device is not a compliant one);
+- a rate is compliant / total, rounded to 6 decimals, null when total is 0.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from collector.domain.state import AuditStatus
+from fleetward.policy.model import Platform
+
+SCHEMA_ID = "fleetward.compliance-report/v1"
+TREND_DAYS_FOR_INSTANT = 30  # an instant report still shows how the fleet got there
+
+Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+StatusCounts = dict[AuditStatus, int]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rate(_Frozen):
+    """`compliant` of `total`; `rate` = compliant / total rounded to 6 decimals (null when total is 0)."""
+
+    compliant: int
+    total: int
+    rate: float | None
+
+    @classmethod
+    def of(cls, compliant: int, total: int) -> Rate:
+        return cls(compliant=compliant, total=total, rate=round(compliant / total, 6) if total else None)
+
+
+class Scope(_Frozen):
+    kind: Literal["instant", "period"]
+    at: datetime = Field(description="The instant every status in the report is taken at (end of a period).")
+    period_start: datetime | None = Field(description="Start of the period; null for an instant report.")
+    trend_start: datetime = Field(
+        description="Start of the trend: the period start, or 30 days before an instant report's instant."
+    )
+    framework: str | None = Field(description="Only policies mapped to this framework; null for all.")
+    validity: timedelta = Field(description="A pair with no report for longer than this is stale.")
+
+
+class Summary(_Frozen):
+    devices: int
+    pairs: Rate = Field(description="Compliant pairs of all pairs.")
+    devices_compliant: Rate = Field(description="Devices whose every pair is compliant, of all devices.")
+    status_counts: StatusCounts
+    stale_devices: int
+    breaches: int
+    ongoing_breaches: int
+    active_waivers: int
+
+
+class PolicyView(_Frozen):
+    """A policy as it was in force: the version results are judged against."""
+
+    id: str
+    title: str
+    severity: str
+    platforms: list[Platform]
+    grace: timedelta
+    version: str
+    baseline: str | None
+    frameworks: dict[str, list[str]]
+    remediation: str
+    pairs: Rate
+    status_counts: StatusCounts
+    pairs_on_other_versions: int = Field(
+        description="Pairs whose latest result was for a different policy version than the one in force."
+    )
+
+
+class PlatformRollup(_Frozen):
+    platform: Platform
+    devices: Rate
+    pairs: Rate
+    status_counts: StatusCounts
+
+
+class ControlRollup(_Frozen):
+    """A control is met on a device when every pair of the policies evidencing it is compliant."""
+
+    framework: str
+    framework_title: str
+    control: str
+    control_title: str
+    policy_ids: list[str]
+    devices: Rate = Field(description="Devices meeting the control, of devices with a pair for its policies.")
+
+
+class DeviceView(_Frozen):
+    device_id: str
+    hostname: str
+    platform: Platform
+    practice: str | None
+    os_name: str
+    os_version: str
+    hardware_serial: str
+    enrolled_at: datetime
+    last_enrolled_at: datetime | None = Field(description="Set when the same hardware enrolled again.")
+    last_seen: datetime | None
+    status: AuditStatus | None = Field(description="Worst status of the device's pairs.")
+    compliant: bool
+    stale: bool
+    status_counts: StatusCounts
+
+
+class PairView(_Frozen):
+    device_id: str
+    policy_id: str
+    status: AuditStatus
+    observed: str | None = Field(
+        description="What the agent last reported: pass, fail, error, not_applicable."
+    )
+    since: datetime | None = Field(description="When the current observed result started.")
+    last_seen: datetime | None
+    failing_since: datetime | None
+    days_out_of_compliance: float | None = Field(description="(at - failing_since) in days, 2 decimals.")
+    policy_version: str | None
+    current_version: bool
+    waiver_id: str | None
+    evidence: list[dict[str, str]] = Field(description="osquery rows, kept for fail and error results.")
+    error: str | None
+
+
+class BreachView(_Frozen):
+    """A pair that was failing longer than its policy's grace at some sampled instant."""
+
+    device_id: str
+    policy_id: str
+    grace: timedelta
+    failing_since: datetime
+    breached_at: datetime = Field(description="failing_since + grace.")
+    days_beyond_grace: float = Field(description="At the last sampled instant in breach, 2 decimals.")
+    ongoing: bool = Field(description="Still in breach at the report instant.")
+
+
+class StaleDeviceView(_Frozen):
+    device_id: str
+    hostname: str
+    last_seen: datetime | None
+    days_silent: float | None
+
+
+class WaiverView(_Frozen):
+    id: str
+    policy_id: str
+    device_id: str | None
+    practice: str | None
+    justification: str
+    owner: str
+    granted_by: str
+    granted_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    state: Literal["active", "expired", "revoked"] = Field(description="At the report instant.")
+    ended_in_window: bool = Field(
+        description="Expired or was revoked between the trend start and the instant."
+    )
+    pairs_waived: int = Field(description="Pairs shown as waived by it at the report instant.")
+
+
+class BundleView(_Frozen):
+    version: int
+    digest: str
+    published_at: datetime
+    in_force: bool
+
+
+class TrendPoint(_Frozen):
+    day: date
+    at: datetime
+    pairs: Rate
+    status_counts: StatusCounts
+
+
+class ComplianceReport(_Frozen):
+    schema_id: Literal["fleetward.compliance-report/v1"] = Field(
+        "fleetward.compliance-report/v1", alias="schema"
+    )
+    generated_at: datetime
+    source: str = Field(description="What the report was generated from, with credentials removed.")
+    scope: Scope
+    summary: Summary
+    policies: list[PolicyView]
+    platforms: list[PlatformRollup]
+    controls: list[ControlRollup]
+    devices: list[DeviceView]
+    pairs: list[PairView]
+    breaches: list[BreachView]
+    stale_devices: list[StaleDeviceView]
+    waivers: list[WaiverView]
+    bundles: list[BundleView]
+    trend: list[TrendPoint]
+    digest: Digest = Field(
+        description="sha256 of the canonical JSON of every other member; see docs/auditors.md."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

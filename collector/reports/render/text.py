@@ -1,0 +1,44 @@
+"""Text forms shared by the renderers, so a value reads the same in CSV, HTML and PDF."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from collector.reports.model import PolicyView, Rate
+
+EVIDENCE_SUMMARY_MAX_CHARS = 300
+
+
+def iso(instant: datetime | None) -> str:
+    if instant is None:
+        return ""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def percent(rate: Rate) -> str:
+    return "n/a" if rate.rate is None else f"{rate.rate * 100:.1f}%"
+
+
+def days(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def duration(delta: timedelta) -> str:
+    """Grace as an auditor reads it: '14 days', '0 days', '36 hours'."""
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} days"
+    return f"{seconds / 3600:g} hours"
+
+
+def controls_label(policy: PolicyView) -> str:
+    """'cyber-essentials:A6.4; dspt:8.3.1'"""
+    return "; ".join(f"{fw}:{control}" for fw, controls in policy.frameworks.items() for control in controls)
+
+
+def evidence_summary(rows: list[dict[str, str]], limit: int = EVIDENCE_SUMMARY_MAX_CHARS) -> str:
+    """'drive_letter=C: protection_status=0 | ...' with columns sorted, cut at `limit` characters."""
+    text = " | ".join(" ".join(f"{k}={v}" for k, v in sorted(row.items())) for row in rows)
+    if len(rows) > 1:
+        text = f"{len(rows)} rows: {text}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
