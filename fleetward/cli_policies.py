@@ -1,0 +1,177 @@
+"""`fleetward policies`: lint the catalogue, and test it against recorded devices.
+
+Exit status of `test`: 0 when every policy passed or was not applicable, 1 when any failed, 2 when
+any could not be evaluated (an error) or the input was invalid. `test --all` is a report of the
+whole shipped estate and exits 0 unless the catalogue or a device cannot be read.
+Heavy imports live inside the commands so `fleetward --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from fleetward.policy.catalogue import Catalogue
+    from fleetward.policy.verdict import Result
+    from fleetward.recorded.model import RecordedDevice
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Lint the policy catalogue and test it.")
+
+EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+STALE_AFTER = timedelta(days=45)
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+CatalogueOption = Annotated[
+    Path | None,
+    typer.Option("--catalogue", help="Catalogue directory (default: the shipped policies/)."),
+]
+
+
+@app.command()
+def lint(
+    path: Annotated[
+        Path | None, typer.Argument(help="Catalogue directory (default: the shipped policies/).")
+    ] = None,
+) -> None:
+    """Check schema, ids, SQL against osquery's schema, framework references and baselines."""
+    from fleetward.policy.lint import lint_catalogue
+
+    problems = lint_catalogue(path, datetime.now(UTC))
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) found.", err=True)
+        raise typer.Exit(EXIT_FAIL)
+    typer.echo("catalogue is clean", err=True)
+
+
+@app.command("test")
+def run_tests(
+    device: Annotated[
+        str | None,
+        typer.Option("--device", "-d", help="A recorded-device YAML file, or the name of a shipped device."),
+    ] = None,
+    all_devices: Annotated[bool, typer.Option("--all", help="Every shipped device x every policy.")] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(help="Evaluate as of this ISO 8601 instant (default: when the device was recorded)."),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table or json")
+    ] = OutputFormat.TABLE,
+    catalogue_dir: CatalogueOption = None,
+) -> None:
+    """Evaluate the catalogue against a recorded device (exit 0 pass, 1 fail, 2 error)."""
+    from fleetward.errors import FleetwardError
+    from fleetward.policy.catalogue import load_catalogue
+    from fleetward.recorded.model import load_devices
+
+    if (device is None) == (not all_devices):
+        _fail_usage("give either --device FILE|NAME or --all")
+    try:
+        instant = _parse_instant(at) if at else None
+        catalogue = load_catalogue(catalogue_dir)
+        devices = load_devices() if all_devices else [_resolve_device(device or "")]
+    except FleetwardError as exc:
+        _fail_usage(str(exc))
+    evaluated = [(d, _evaluate(catalogue, d, instant or d.recorded_at)) for d in devices]
+    if not all_devices:
+        _warn_if_stale(catalogue, devices[0], instant or devices[0].recorded_at)
+    if output is OutputFormat.JSON:
+        payload: object
+        if all_devices:
+            payload = [{"device": d.name, "results": _json_results(catalogue, rs)} for d, rs in evaluated]
+        else:
+            payload = _json_results(catalogue, evaluated[0][1])
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    elif all_devices:
+        from fleetward.policy.console import print_estate
+
+        print_estate(catalogue, evaluated)
+    else:
+        from fleetward.policy.console import print_device
+
+        print_device(catalogue, evaluated[0][0], evaluated[0][1], instant or evaluated[0][0].recorded_at)
+    if not all_devices:
+        raise typer.Exit(exit_status(evaluated[0][1]))
+
+
+def exit_status(results: list[Result]) -> int:
+    statuses = {r.status.value for r in results}
+    if "error" in statuses:
+        return EXIT_ERROR
+    if "fail" in statuses:
+        return EXIT_FAIL
+    return EXIT_PASS
+
+
+def _evaluate(catalogue: Catalogue, device: RecordedDevice, at: datetime) -> list[Result]:
+    from fleetward.policy.run import evaluate_catalogue
+    from fleetward.recorded.engine import RecordedEngine
+
+    engine = RecordedEngine(device)
+    try:
+        return evaluate_catalogue(catalogue, device.platform, engine.query, at)
+    finally:
+        engine.close()
+
+
+def _json_results(catalogue: Catalogue, results: list[Result]) -> list[dict[str, object]]:
+    return [{**r.model_dump(mode="json"), "title": catalogue.policy(r.policy_id).title} for r in results]
+
+
+def _resolve_device(reference: str) -> RecordedDevice:
+    from fleetward.errors import DeviceRecordError
+    from fleetward.recorded.model import default_devices_dir, load_device
+
+    path = Path(reference)
+    if path.is_file():
+        return load_device(path)
+    shipped = default_devices_dir() / f"{reference}.yaml"
+    if path.suffix == "" and shipped.is_file():
+        return load_device(shipped)
+    names = ", ".join(sorted(p.stem for p in default_devices_dir().glob("*.yaml")))
+    raise DeviceRecordError(
+        f"--device {reference!r} is neither a file nor a shipped device. Shipped devices: {names}"
+    )
+
+
+def _parse_instant(text: str) -> datetime:
+    from fleetward.clock import ensure_utc
+    from fleetward.errors import FleetwardError
+
+    try:
+        return ensure_utc(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise FleetwardError(f"--at {text!r}: {exc} (example: 2026-11-15T09:00:00Z)") from exc
+
+
+def _warn_if_stale(catalogue: Catalogue, device: RecordedDevice, at: datetime) -> None:
+    from fleetward.policy.baseline import staleness
+
+    for name in sorted({p.baseline for p in catalogue.for_platform(device.platform) if p.baseline}):
+        baseline = catalogue.baselines[name]
+        age = staleness(baseline, at)
+        if age is not None and age > STALE_AFTER:
+            typer.echo(
+                f"warning: baseline {name!r} was last refreshed {baseline.refreshed} ({age.days} days before "
+                f"{at.date()}); newer floors may be missing (docs/policies.md, monthly baseline update)",
+                err=True,
+            )
+
+
+def _fail_usage(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
