@@ -25,6 +25,11 @@ NAMESPACE = "fleetward"
 # (learn vpn-gateway/point-to-site-entra-register-custom-app).
 AZURE_VPN_CLIENT_AUDIENCE = "c632b3df-fb67-4d84-bdcf-b95ad541b5c8"
 
+# The DSC configuration package of the AVD agent published by Microsoft for the portal's host pool flow.
+AVD_AGENT_ARTIFACT_URL = (
+    "https://wvdportalstorageblob.blob.core.windows.net/galleryartifacts/Configuration_1.0.02790.438.zip"
+)
+
 REQUIRED_TAGS: tuple[str, ...] = ("environment", "owner", "data-classification", "ods-code")
 
 # Secret keys, read with Config.require_secret; never stored in the model or printed.
@@ -172,6 +177,10 @@ class SessionHostsConfig(_Model):
     image_version: str = Field("latest", description="Image version.")
     admin_username: str = Field("fwadmin", description="Local administrator name (password is a secret key).")
     intune_enrolment: bool = Field(True, description="Enrol the hosts in Intune on Entra join.")
+    avd_agent_artifact_url: str = Field(
+        AVD_AGENT_ARTIFACT_URL,
+        description="DSC package that installs the AVD agent; check the current one in Azure/RDS-Templates.",
+    )
 
 
 class ProfileStorageConfig(_Model):
