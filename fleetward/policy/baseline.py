@@ -234,7 +234,9 @@ def newest_floor_date(baseline: Baseline) -> date | None:
 
 
 def staleness(baseline: Baseline, at: datetime) -> timedelta | None:
-    """How long since the baseline was last refreshed; a monthly file older than ~45 days is stale."""
+    """How long since a baseline with monthly floors was last refreshed; None when it has no floors."""
+    if newest_floor_date(baseline) is None:
+        return None
     return _as_utc(at) - _start_of(baseline.refreshed)
 
 

@@ -75,7 +75,32 @@ def read_yaml(path: Path) -> tuple[SourceDocument | None, list[Problem]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        return None, [Problem(str(path), line, f"YAML syntax error: {exc.problem or exc}")]
+        message = f"YAML syntax error: {exc.problem or exc}"
+        if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+            message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        return None, [Problem(str(path), line, message)]
     except yaml.YAMLError as exc:
         return None, [Problem(str(path), 1, f"YAML error: {exc}")]
+    except ValueError as exc:  # a well-formed scalar PyYAML cannot build, e.g. the date 2026-02-30
+        return None, [Problem(str(path), _line_of_bad_scalar(root), f"invalid value: {exc}")]
     return SourceDocument(path=path, data=data, root=root), []
+
+
+def _line_of_bad_scalar(node: yaml.Node | None) -> int:
+    """The line of the first scalar PyYAML fails to construct (1 when none can be found)."""
+    if node is None:
+        return 1
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            yaml.SafeLoader("").construct_object(node, deep=True)
+        except ValueError:
+            return node.start_mark.line + 1
+        return 0
+    children = node.value if isinstance(node, yaml.SequenceNode) else []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    for child in children:
+        line = _line_of_bad_scalar(child)
+        if line:
+            return line
+    return 1 if node.start_mark.line == 0 else 0
