@@ -1,0 +1,3 @@
+from tests.reports.browser import browser
+
+__all__ = ["browser"]
