@@ -59,9 +59,7 @@ def read_stack_file(path: Path) -> StackFile:
         full_key = f"{NAMESPACE}:{name}"
         if full_key in config:
             continue
-        value: Any = (
-            dict.fromkeys(sites, STAND_IN_SECRET) if name == "siteSharedKeys" else STAND_IN_SECRET
-        )
+        value: Any = dict.fromkeys(sites, STAND_IN_SECRET) if name == "siteSharedKeys" else STAND_IN_SECRET
         config[full_key] = _engine_string(value)
         secret_keys.append(full_key)
         stand_ins.append(full_key)

@@ -103,7 +103,7 @@ class CollectorHosting(pulumi.ComponentResource):
         )
         secret = keyvault.Secret(
             f"{name}-enroll-secret",
-            secret_name="collector-enroll-secret",
+            secret_name="collector-enroll-secret",  # noqa: S106 - the name of the secret, not its value
             vault_name=vault.name,
             resource_group_name=p.resource_group_name,
             properties={"value": pulumi.Output.secret(args.enroll_secret), "content_type": "text/plain"},
