@@ -11,7 +11,8 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from collector.domain.state import SEVERITY_ORDER, AuditStatus
 
@@ -42,6 +43,12 @@ _RC = {
 _PNG_DPI = 150
 
 
+def _style() -> AbstractContextManager[None]:
+    import matplotlib
+
+    return matplotlib.rc_context(cast(Any, _RC))
+
+
 def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
@@ -49,10 +56,8 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, kind: Kind) -> bytes:
-    import matplotlib
-
     buffer = io.BytesIO()
-    with matplotlib.rc_context(_RC):
+    with _style():
         if kind == "svg":
             figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
         else:
@@ -72,14 +77,12 @@ def inline_svg(svg: bytes, prefix: str) -> str:
 
 def trend_chart(points: Sequence[TrendPoint], kind: Kind) -> bytes:
     """Compliance rate per day, with the count of non-compliant pairs beneath it."""
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
+    with _style():
         figure = _figure(7.2, 2.6)
         axes = figure.add_subplot()
         days = [p.day for p in points]
         rates = [None if p.pairs.rate is None else p.pairs.rate * 100 for p in points]
-        axes.plot(days, [r if r is not None else float("nan") for r in rates], color="#1e8449", marker="o",
+        axes.plot(cast(Any, days), [r if r is not None else float("nan") for r in rates], color="#1e8449", marker="o",
                   markersize=2.5, linewidth=1.6, label="compliant pairs (%)")  # fmt: skip
         axes.set_ylim(0, 100)
         axes.set_ylabel("compliant pairs (%)")
@@ -93,9 +96,7 @@ def trend_chart(points: Sequence[TrendPoint], kind: Kind) -> bytes:
 
 def policy_chart(policies: Sequence[PolicyView], kind: Kind) -> bytes:
     """Stacked status counts per policy: which policies hold the fleet back."""
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
+    with _style():
         figure = _figure(7.2, max(1.6, 0.32 * len(policies) + 0.9))
         axes = figure.add_subplot()
         names = [_short(p.id) for p in policies]
@@ -113,9 +114,7 @@ def policy_chart(policies: Sequence[PolicyView], kind: Kind) -> bytes:
 
 def status_chart(counts: dict[AuditStatus, int], kind: Kind) -> bytes:
     """How many pairs are in each status, worst first."""
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
+    with _style():
         figure = _figure(3.6, 2.4)
         axes = figure.add_subplot()
         labels = [s.value for s in SEVERITY_ORDER]
