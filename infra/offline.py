@@ -48,6 +48,7 @@ class RecordedResource:
     custom: bool
     inputs: Mapping[str, Any]
     property_dependencies: Mapping[str, tuple[str, ...]]
+    custom_timeouts: tuple[str, str, str] = ("", "", "")
 
 
 @dataclass

@@ -1,0 +1,50 @@
+"""Helpers for the infra tests: the example stack and program runs under mocks."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra import program
+from infra.offline import OfflineRun, run_offline
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "Pulumi.example.yaml"
+# The example's token expiry (2026-12-15) is 24 days after this instant.
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+GOOD_KEY = "k" * 40
+
+
+def example_raw() -> dict[str, Any]:
+    """The example stack's ``fleetward:*`` keys without namespace, as plain values."""
+    config = yaml.safe_load(EXAMPLE.read_text())["config"]
+    return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("fleetward:")}
+
+
+def good_secrets(raw: dict[str, Any]) -> dict[str, Any]:
+    sites = [site["name"] for site in raw["vpn"].get("practiceSites", [])]
+    return {"sessionHostAdminPassword": "x" * 20, "collectorEnrollSecret": "y" * 40,
+            "postgresAdminPassword": "z" * 20, "siteSharedKeys": dict.fromkeys(sites, GOOD_KEY)}
+
+
+def run_with(raw: dict[str, Any]) -> OfflineRun:
+    """Run the whole program under mocks with ``raw`` config plus valid secrets."""
+    import json
+
+    values = raw | good_secrets(raw)
+    config = {f"fleetward:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    secret_keys = [f"fleetward:{k}" for k in good_secrets(raw)]
+    return run_offline(lambda: program.run(now=NOW), config, secret_keys=secret_keys)
+
+
+def small_raw() -> dict[str, Any]:
+    """The example with two session hosts: same shape, a fraction of the resources."""
+    raw = copy.deepcopy(example_raw())
+    raw["sessionHosts"]["count"] = 2
+    return raw
+
+
