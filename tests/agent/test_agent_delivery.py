@@ -40,7 +40,7 @@ class Agent:
         collector: ScriptedCollector,
         *,
         timeout: float = 5.0,
-        secret: str | None = "enroll-secret-1",
+        secret: str | None = "enroll-secret-1",  # noqa: S107
     ) -> None:
         self.clock = ManualClock(START)
         self.db = Database.in_state_dir(state)
@@ -125,7 +125,8 @@ def test_first_delivery_enrolls_and_stores_an_owner_only_key(
     assert collector.auth == ["Bearer key-1"]
     assert agent.credentials.path.stat().st_mode & 0o777 == 0o600
     stored = agent.credentials.load()
-    assert stored is not None and stored.device_key == "key-1"
+    assert stored is not None
+    assert stored.device_key == "key-1"
     assert "key-1" not in repr(stored)
 
 
@@ -136,7 +137,8 @@ def test_server_error_stops_the_flush_keeps_the_report_and_backs_off(
     collector.then("/v1/reports", 503, "unavailable")
     outcome = agent.uploader.flush()
     assert outcome.delivered == 0
-    assert outcome.retry_at is not None and outcome.retry_at > START
+    assert outcome.retry_at is not None
+    assert outcome.retry_at > START
     assert [str(i) for i in agent.outbox.report_ids()] == ids
     assert "503" in agent.status.get(LAST_FAILURE)["message"]
     # Not due before the backoff has passed: nothing is sent.
@@ -175,7 +177,8 @@ def test_a_collector_that_times_out_is_retried(tmp_path: Path, collector: Script
     agent.enroller.device_key()
     collector.then("/v1/reports", 200, delay=1.0)
     outcome = agent.uploader.flush()
-    assert outcome.stopped_by is not None and "ReadTimeout" in outcome.stopped_by
+    assert outcome.stopped_by is not None
+    assert "ReadTimeout" in outcome.stopped_by
     assert agent.outbox.depth() == 1
     agent.clock.set(outcome.retry_at)
     assert agent.uploader.flush().delivered == 1
@@ -208,7 +211,8 @@ def test_rejected_key_means_enroll_again_and_retry(agent: Agent, collector: Scri
     assert collector.accepted[-1] == ids[0]
     assert collector.auth[-2:] == ["Bearer key-1", "Bearer key-2"]
     stored = agent.credentials.load()
-    assert stored is not None and stored.device_key == "key-2"
+    assert stored is not None
+    assert stored.device_key == "key-2"
 
 
 def test_duplicate_acknowledgement_counts_as_delivered(agent: Agent, collector: ScriptedCollector) -> None:
@@ -216,7 +220,8 @@ def test_duplicate_acknowledgement_counts_as_delivered(agent: Agent, collector: 
     collector.accepted.append(ids[0])  # as if delivered before a crash lost the ack
     agent.enroller.device_key()
     outcome = agent.uploader.flush()
-    assert outcome.delivered == 1 and outcome.duplicates == 1
+    assert outcome.delivered == 1
+    assert outcome.duplicates == 1
     assert agent.outbox.depth() == 0
 
 
@@ -226,14 +231,15 @@ def test_no_enroll_secret_keeps_reports_and_says_what_to_set(
     agent = Agent(tmp_path / "state", collector, secret=None)
     agent.put(2)
     outcome = agent.uploader.flush()
-    assert outcome.stopped_by is not None and "FLEETWARD_ENROLL_SECRET" in outcome.stopped_by
+    assert outcome.stopped_by is not None
+    assert "FLEETWARD_ENROLL_SECRET" in outcome.stopped_by
     assert agent.outbox.depth() == 2
     agent.close()
 
 
 def test_refused_enroll_secret_is_a_clear_error(agent: Agent, collector: ScriptedCollector) -> None:
     collector.then("/v1/enroll", 401, "enroll_secret_invalid")
-    with pytest.raises(EnrollmentError, match="enroll_secret_invalid.*deploy the current enroll secret"):
+    with pytest.raises(EnrollmentError, match=r"enroll_secret_invalid.*deploy the current enroll secret"):
         agent.enroller.enroll()
 
 
