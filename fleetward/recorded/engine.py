@@ -35,7 +35,8 @@ class RecordedEngine:
         self.device = device
         self._schema = schema or load_schema()
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        _register_osquery_extensions(self._db)
+        self._function_errors: list[str] = []
+        _register_osquery_extensions(self._db, self._function_errors)
         self._failing = {name.lower(): message for name, message in device.errors.items()}
         for table in self._schema.tables_for(device.platform):
             if table.name.lower() not in self._failing:
@@ -50,12 +51,15 @@ class RecordedEngine:
         for table, message in self._failing.items():
             if re.search(rf"\b{re.escape(table)}\b", sql, flags=re.IGNORECASE):
                 raise QueryError(message)
+        self._function_errors.clear()
         try:
             cursor = self._db.execute(sql)
             names = [d[0] for d in cursor.description or ()]
             return [{n: _as_text(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
         except sqlite3.Error as exc:
-            raise QueryError(_osquery_message(exc)) from exc
+            # Python's sqlite3 hides a SQL function's message; osquery reports it, so we do too.
+            message = self._function_errors[-1] if self._function_errors else _osquery_message(exc)
+            raise QueryError(message) from exc
 
     def columns(self, sql: str) -> list[str]:
         try:
@@ -111,8 +115,18 @@ def _osquery_message(exc: sqlite3.Error) -> str:
     return text
 
 
-def _register_osquery_extensions(db: sqlite3.Connection) -> None:
-    db.create_function("version_compare", -1, versions.version_compare, deterministic=True)
+def _register_osquery_extensions(db: sqlite3.Connection, errors: list[str]) -> None:
+    def version_compare(*args: object) -> int:
+        try:
+            return versions.version_compare(*args)
+        except ValueError as exc:
+            errors.append(str(exc))
+            raise
+        except TypeError:
+            errors.append("Must provide two version strings and an operator to compare.")
+            raise
+
+    db.create_function("version_compare", -1, version_compare, deterministic=True)
     for name in ("version", "version_arch", "version_dpkg", "version_rhel"):
         epoch, delim, remaining, precedence = versions.collation(name)
 

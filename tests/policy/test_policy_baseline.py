@@ -75,7 +75,8 @@ def test_floor_in_force_is_never_younger_than_the_window(instant: datetime) -> N
             assert released <= instant - timedelta(days=14)
             newer = [f for f in release.floors if f.released > floor.released]
             assert all(
-                datetime(f.released.year, f.released.month, f.released.day, tzinfo=UTC) > instant - timedelta(days=14)
+                datetime(f.released.year, f.released.month, f.released.day, tzinfo=UTC)
+                > instant - timedelta(days=14)
                 for f in newer
             )
 

@@ -115,7 +115,8 @@ def test_failing_results_carry_the_rows_that_explain_them(verdicts: dict[str, li
 def test_a_table_that_errors_is_an_error_with_osquerys_message(verdicts: dict[str, list[Result]]) -> None:
     result = _result(verdicts, "win11-24h2-ent-wmi-error", "firewall-windows-on")
     assert result.status is Status.ERROR
-    assert result.error is not None and "WMI" in result.error
+    assert result.error is not None
+    assert "WMI" in result.error
 
 
 def test_windows_10_passes_servicing_only_with_an_esu_build(verdicts: dict[str, list[Result]]) -> None:
@@ -131,7 +132,9 @@ def test_evaluating_later_moves_the_floor(catalogue: Catalogue) -> None:
     engine = RecordedEngine(device)
     later = device.recorded_at.replace(day=24)
     policy = catalogue.policy("patch-windows-build-current")
-    (before,) = evaluate_catalogue(catalogue, device.platform, engine.query, device.recorded_at, policies=[policy])
+    (before,) = evaluate_catalogue(
+        catalogue, device.platform, engine.query, device.recorded_at, policies=[policy]
+    )
     (after,) = evaluate_catalogue(catalogue, device.platform, engine.query, later, policies=[policy])
     assert (before.status, after.status) == (P, F)
 

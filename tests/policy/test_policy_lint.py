@@ -44,7 +44,7 @@ def marked_line(name: str, mark: str = "# MARK") -> int:
 CASES = [
     ("unknown-field.yaml", "severty: unknown field"),
     ("id-not-stem.yaml", "must equal the file stem 'id-not-stem'"),
-    ("sql-syntax.yaml", 'syntax error'),
+    ("sql-syntax.yaml", "syntax error"),
     ("unknown-column.yaml", "no such column: protection_state"),
     ("table-not-on-platform.yaml", "osquery's darwin schema: no such table: bitlocker_info"),
     ("unknown-function.yaml", "no such function: semver_compare"),
@@ -115,7 +115,10 @@ def test_load_catalogue_refuses_a_broken_catalogue_naming_file_line_and_field(tm
     with pytest.raises(PolicyLoadError) as caught:
         load_catalogue(root)
     (problem,) = caught.value.problems
-    assert str(problem) == f"{root / 'unknown-field.yaml'}:{marked_line('unknown-field.yaml')}: " + problem.message
+    assert (
+        str(problem)
+        == f"{root / 'unknown-field.yaml'}:{marked_line('unknown-field.yaml')}: " + problem.message
+    )
     assert problem.message.startswith("severty:")
 
 
