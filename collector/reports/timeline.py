@@ -64,8 +64,9 @@ def device_pairs(
         return pairs
     for policy in policies:
         runs = history.runs.get((device.device_id, policy.id), ())
-        if not runs and device.platform not in policy.platforms:
-            continue
+        reported = bool(runs) and runs[0].since <= at
+        if not reported and device.platform not in policy.platforms:
+            continue  # cannot apply and not reported by `at`: not part of the device's picture then
         waivers = index.candidates(device, policy.id)
         state = _state(device, policy, runs, waivers, history.validity, at)
         pairs.append(Pair(device, policy, runs, waivers, state))

@@ -1,0 +1,169 @@
+"""`fleetward report`: compliance reports for auditors, and checking a report's digest.
+
+    fleetward report --database-url URL --format html --at 2026-03-31T12:00Z --out report.html
+    fleetward report --collector https://collector --format pdf --from 2026-03-01T00:00Z --to 2026-04-01T00:00Z
+    fleetward report verify report.csv --against report.json
+
+Heavy imports (SQLAlchemy, matplotlib, fpdf2, httpx) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Compliance reports for auditors (HTML, CSV, JSON, PDF) and `verify` for a report's digest.",
+    add_completion=False,
+)
+
+_FORMATS = ("html", "csv", "json", "pdf")
+
+
+def _instant(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 instant; write e.g. 2026-03-31T12:00:00Z", param_hint=option
+        ) from None
+
+
+@app.callback(invoke_without_command=True)
+def report(
+    ctx: typer.Context,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="FLEETWARD_DATABASE_URL", show_envvar=True,
+        help="Read the collector's database directly (sqlite:///path.db, postgresql+psycopg://...).")] = None,
+    collector: Annotated[str | None, typer.Option(
+        "--collector", help="Read from a running collector over HTTP(S) instead (its base URL).")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="FLEETWARD_TOKEN", show_envvar=True,
+        help="Auditor or admin API token for --collector (prefer the environment variable).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html, csv, json or pdf.")] = "html",
+    at: Annotated[str | None, typer.Option("--at", help="Report the state at this instant (ISO 8601); default now.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Period start (ISO 8601); needs --to.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Period end (ISO 8601); the state is taken there.")] = None,
+    framework: Annotated[str | None, typer.Option("--framework", help="Only policies mapped to this framework id.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+    generated_at: Annotated[str | None, typer.Option(
+        "--generated-at", help="Stamp the report with this instant instead of now: regenerate a copy to "
+        "compare digests with (see docs/auditors.md).")] = None,
+) -> None:  # fmt: skip
+    """Generate a compliance report (run `fleetward report verify FILE` to check one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from collector.reports.errors import ReportError
+
+    try:
+        data = _generate(database_url, collector, token, fmt, at, start, end, framework, generated_at, out)
+    except ReportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        typer.echo(f"wrote {out} ({len(data):,} bytes)", err=True)
+
+
+def _generate(
+    database_url: str | None, collector: str | None, token: str | None, fmt: str, at: str | None,
+    start: str | None, end: str | None, framework: str | None, generated_at: str | None, out: Path | None,
+) -> bytes:  # fmt: skip
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from collector.reports.build import build_report
+    from collector.reports.errors import ReportInputError
+    from collector.reports.render import renderer_for
+    from collector.reports.sources import (
+        describe_collector,
+        describe_database,
+        history_from_collector,
+        history_from_database,
+    )  # fmt: skip
+    from fleetward.clock import SystemClock
+
+    if fmt not in _FORMATS:
+        raise ReportInputError(f"--format {fmt!r} is not one of: {', '.join(_FORMATS)}")
+    if (database_url is None) == (collector is None):
+        raise ReportInputError(
+            "give either --database-url URL or --collector URL (with --token), one of them"
+        )
+    if collector is not None and not token:
+        raise ReportInputError(
+            "--collector needs --token (or FLEETWARD_TOKEN): an auditor or admin API token"
+        )
+    if (start is None) != (end is None):
+        raise ReportInputError("a period needs both --from and --to")
+    if at is not None and start is not None:
+        raise ReportInputError("give --at or --from/--to, not both")
+    if out is None and fmt == "pdf" and sys.stdout.isatty():
+        raise ReportInputError("a PDF is binary: give --out FILE (or redirect standard output)")
+    instant, begin, finish = _instant(at, "--at"), _instant(start, "--from"), _instant(end, "--to")
+    now = _instant(generated_at, "--generated-at") or SystemClock().now()
+    renderer = renderer_for(fmt)
+    console = Console(stderr=True)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        loading = progress.add_task("reading the fleet", total=None)
+        if collector is not None:
+            history, source = history_from_collector(collector, token or ""), describe_collector(collector)
+        else:
+            assert database_url is not None
+            history, source = history_from_database(database_url), describe_database(database_url)
+        progress.remove_task(loading)
+        building = progress.add_task("building the report (devices)", total=max(len(history.devices), 1))
+        report = build_report(
+            history, at=None if begin else (instant or now), period=(begin, finish) if begin and finish else None,
+            framework=framework, generated_at=now, source=source,
+            progress=lambda done, total: progress.update(building, completed=done, total=total),
+        )  # fmt: skip
+        progress.add_task(f"rendering {fmt}", total=None)
+        data = renderer.render(report)
+    if out is not None:
+        out.write_bytes(data)
+    console.print(f"report digest {report.digest}", highlight=False)
+    return data
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="A report in any format (json, csv, html, pdf).", exists=True,
+                                         dir_okay=False, readable=True)],
+    against: Annotated[Path | None, typer.Option("--against", help="The JSON report to check a CSV, HTML or PDF "
+                                                  "copy against.", exists=True, dir_okay=False)] = None,
+) -> None:  # fmt: skip
+    """Check a report: recompute its digest (JSON) or seal, optionally against the JSON report."""
+    from collector.reports.verify import verify_bytes
+
+    result = verify_bytes(file.read_bytes(), against.read_bytes() if against else None)
+    for check in result.checks:
+        typer.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    if result.report_digest:
+        typer.echo(f"report digest: {result.report_digest}")
+    if result.ok:
+        typer.echo(f"{file}: verified ({result.format})")
+        return
+    typer.echo(f"{file}: NOT verified ({result.format})", err=True)
+    raise typer.Exit(1)
