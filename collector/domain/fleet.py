@@ -81,8 +81,11 @@ def fleet_state_at(history: FleetHistory, at: datetime) -> list[PairRow]:
             continue
         for policy in sorted(history.policies, key=lambda p: p.id):
             runs = history.runs.get((device.device_id, policy.id), ())
-            if not runs and device.platform not in policy.platforms:
-                continue  # never reported and cannot apply: not part of this device's picture
+            reported = bool(runs) and runs[0].since <= at
+            if not reported and device.platform not in policy.platforms:
+                # Cannot apply and not reported by `at`: not part of this device's picture then.
+                # (Only what was known by `at` may shape the state at `at`.)
+                continue
             waiver = active_waiver(history.waivers, device.device_id, device.practice, policy.id, at)
             state = pair_state_at(runs, at, grace=policy.grace, validity=history.validity, waiver=waiver)
             rows.append(PairRow(device, policy, state))

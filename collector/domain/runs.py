@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 
 from fleetward.policy.verdict import Status
 
+RESOLUTION = timedelta(microseconds=1)  # the store keeps microseconds on SQLite and PostgreSQL
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -88,9 +90,11 @@ def _inside(ordered: list[Run], index: int, obs: Observation) -> Merge:
     if current.same_verdict(obs) or obs.at == current.since:
         # Agrees with what we know, or a duplicate instant: the first verdict recorded stands.
         return Merge(ordered, transition=False, changed=False)
-    # A different verdict inside a run: split it. The part after the observation keeps only the
-    # run's last confirmation, the one observation we still know of there.
-    head = replace(current, last_seen=current.since)
+    # A different verdict inside a run: split it. Before the observation the run's verdict held
+    # without a gap longer than validity (a run's invariant), so the head runs up to just before
+    # it; recording only `since` there would show a reporting device as stale. After it, the run's
+    # last confirmation is the one observation we still know of, so the tail starts there.
+    head = replace(current, last_seen=max(current.since, obs.at - RESOLUTION))
     middle = Run.start(obs)
     pieces = [head, middle]
     if current.last_seen > obs.at:

@@ -172,3 +172,18 @@ def _with(state: PairState, status: AuditStatus, waiver: Waiver | None = None) -
 def worst(statuses: Sequence[AuditStatus]) -> AuditStatus | None:
     present = set(statuses)
     return next((s for s in SEVERITY_ORDER if s in present), None)
+
+
+def failing_starts(runs: Sequence[Run]) -> list[datetime | None]:
+    """For each run (sorted by `since`), where its unbroken stretch of fail/error runs began.
+
+    The same answer as `pair_state_at(...).failing_since` at any instant inside the run; the store
+    keeps it beside each run so SQL can decide `in_grace` without walking the history.
+    """
+    starts: list[datetime | None] = []
+    previous: datetime | None = None
+    for run in runs:
+        current = (previous or run.since) if run.status in _NON_COMPLIANT else None
+        starts.append(current)
+        previous = current
+    return starts

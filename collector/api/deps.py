@@ -1,0 +1,113 @@
+"""What every route needs: the app's context, and who is calling (bearer authentication)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from collector.api.limits import RateLimiter
+from collector.errors import ApiError
+from collector.observability import Metrics
+from collector.settings import CollectorSettings
+from collector.store.credentials import Hasher, Principal, Role, resolve_bearer
+from collector.store.engine import Database
+from collector.store.policies import PolicyRegistry
+from fleetward.clock import Clock
+
+
+@dataclass
+class AppContext:
+    settings: CollectorSettings
+    db: Database
+    clock: Clock
+    hasher: Hasher
+    registry: PolicyRegistry
+    metrics: Metrics
+    limiter: RateLimiter
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Context = Annotated[AppContext, Depends(context)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token (auditor/admin) or a device key")
+
+
+def _authenticate(
+    request: Request, ctx: Context, credentials: HTTPAuthorizationCredentials | None, *, device: bool
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "send `Authorization: Bearer <token>` (a device key, or an API token for people)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with ctx.db.read() as session:
+        principal = resolve_bearer(session, ctx.hasher, credentials.credentials)
+    if principal is None:
+        if device:
+            raise ApiError(
+                401,
+                "device_key_invalid",
+                "the device key is unknown or revoked; enroll again with the enroll secret",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        raise ApiError(
+            401, "unauthenticated", "the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+        )
+    request.state.principal = principal
+    return principal
+
+
+def device_principal(
+    request: Request,
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    principal = _authenticate(request, ctx, credentials, device=True)
+    if principal.role is not Role.DEVICE:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"only a device key can write reports; this {principal.role.value} token is "
+            f"{'read-only' if principal.role is Role.AUDITOR else 'not a device'}",
+        )
+    return principal
+
+
+def reader(
+    request: Request,
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    principal = _authenticate(request, ctx, credentials, device=False)
+    if not principal.can_read():
+        raise ApiError(
+            403, "forbidden", "this endpoint needs an auditor or admin token; a device key cannot read"
+        )
+    return principal
+
+
+def admin(
+    request: Request,
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    principal = _authenticate(request, ctx, credentials, device=False)
+    if principal.role is not Role.ADMIN:
+        raise ApiError(
+            403, "forbidden", f"this endpoint needs an admin token; yours has role {principal.role.value}"
+        )
+    return principal
+
+
+DevicePrincipal = Annotated[Principal, Depends(device_principal)]
+Reader = Annotated[Principal, Depends(reader)]
+Admin = Annotated[Principal, Depends(admin)]

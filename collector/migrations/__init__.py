@@ -1,0 +1,1 @@
+"""Alembic migrations of the collector's schema, shipped inside the package."""

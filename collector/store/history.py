@@ -1,0 +1,129 @@
+"""Load the whole fleet's history as plain data (`FleetHistory`) for reports and pure code.
+
+Bulk selects only (one per table, streamed), so it stays linear in the number of runs; reports
+over 100,000 devices build from this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from collector.domain.fleet import DeviceRecord, FleetHistory, PairKey, PolicyRecord
+from collector.domain.runs import Run
+from collector.domain.state import DEFAULT_VALIDITY
+from collector.store.models import Device, Policy, StatusRun, Waiver
+from collector.store.policies import CatalogueData, load_shipped_catalogue
+from collector.store.waivers import as_record
+from fleetward.policy.model import Platform
+from fleetward.policy.verdict import Status
+
+_STREAM = 10_000
+
+
+def load_history(
+    session_or_engine: Session | Engine,
+    *,
+    policies: Iterable[str] | None = None,
+    validity: timedelta = DEFAULT_VALIDITY,
+    with_evidence: bool = True,
+    catalogue: CatalogueData | None = None,
+) -> FleetHistory:
+    """Devices, policies (all, or the ids given), every pair's runs and every waiver."""
+    if isinstance(session_or_engine, Session):
+        return _load(session_or_engine, policies, validity, with_evidence, catalogue)
+    with Session(session_or_engine) as session:
+        return _load(session, policies, validity, with_evidence, catalogue)
+
+
+def _load(
+    session: Session,
+    policy_ids: Iterable[str] | None,
+    validity: timedelta,
+    with_evidence: bool,
+    catalogue: CatalogueData | None,
+) -> FleetHistory:
+    wanted = None if policy_ids is None else set(policy_ids)
+    policy_query = select(Policy).order_by(Policy.id)
+    if wanted is not None:
+        policy_query = policy_query.where(Policy.id.in_(wanted))
+    policy_records = tuple(_policy_record(p) for p in session.scalars(policy_query))
+
+    devices = tuple(
+        DeviceRecord(
+            device_id=d.id,
+            hostname=d.hostname,
+            platform=Platform(d.platform),
+            enrolled_at=d.enrolled_at,
+            practice=d.practice,
+            os_name=d.os_name,
+            os_version=d.os_version,
+            hardware_serial=d.hardware_serial,
+            hardware_uuid=d.hardware_uuid,
+            last_enrolled_at=d.last_enrolled_at,
+        )
+        for d in session.scalars(select(Device).order_by(Device.hostname, Device.id))
+    )
+
+    columns = [
+        StatusRun.device_id,
+        StatusRun.policy_id,
+        StatusRun.status,
+        StatusRun.policy_version,
+        StatusRun.since,
+        StatusRun.last_seen,
+        StatusRun.error,
+    ]
+    if with_evidence:
+        columns.append(StatusRun.evidence)
+    run_query = select(*columns).order_by(StatusRun.device_id, StatusRun.policy_id, StatusRun.since)
+    if wanted is not None:
+        run_query = run_query.where(StatusRun.policy_id.in_(wanted))
+    runs: dict[PairKey, list[Run]] = {}
+    statuses = {s.value: s for s in Status}
+    rows: Iterable[Any] = session.execute(run_query.execution_options(yield_per=_STREAM))
+    for row in rows:
+        evidence = tuple(row[7] or ()) if with_evidence else ()
+        runs.setdefault((row[0], row[1]), []).append(
+            Run(statuses[row[2]], row[3], row[4], row[5], evidence, row[6])
+        )
+
+    waiver_query = select(Waiver).order_by(Waiver.granted_at, Waiver.id)
+    if wanted is not None:
+        waiver_query = waiver_query.where(Waiver.policy_id.in_(wanted))
+    waivers = tuple(as_record(w) for w in session.scalars(waiver_query))
+
+    data = catalogue if catalogue is not None else load_shipped_catalogue()
+    controls: dict[str, dict[str, str]] = {fid: dict(c) for fid, c in data.controls.items()}
+    for policy in policy_records:
+        for framework, control_ids in policy.frameworks.items():
+            for control in control_ids:
+                controls.setdefault(framework, {}).setdefault(control, control)
+    titles = dict(data.framework_titles)
+    return FleetHistory(
+        devices=devices,
+        policies=policy_records,
+        runs={key: tuple(value) for key, value in runs.items()},
+        waivers=waivers,
+        validity=validity,
+        controls=controls,
+        framework_titles=titles,
+    )
+
+
+def _policy_record(row: Policy) -> PolicyRecord:
+    return PolicyRecord(
+        id=row.id,
+        title=row.title,
+        severity=row.severity,
+        platforms=tuple(Platform(p) for p in row.platforms),
+        grace=timedelta(seconds=row.grace_seconds),
+        version=row.version,
+        frameworks={k: tuple(v) for k, v in row.frameworks.items()},
+        baseline=row.baseline,
+        remediation=row.remediation,
+    )

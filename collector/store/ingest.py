@@ -1,0 +1,249 @@
+"""Ingestion of one report, in one transaction: idempotent, and placed by observed time.
+
+The common case is a report newer than everything known for its device: each pair's latest run
+is extended (`last_seen`) or followed by a new run (a transition). A report older than a pair's
+latest confirmation takes the slow path: that pair's runs are loaded, the pure
+`merge_observation` places the observation, and the pair's rows are rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from collector.domain.runs import Observation, Run, merge_observation
+from collector.domain.state import failing_starts
+from collector.errors import ApiError
+from collector.store.models import AgentEventRow, Device, IngestedReport, StatusRun
+from collector.store.policies import PolicyRegistry
+from fleetward.policy.verdict import Status
+from fleetward.wire import Report
+
+_NON_COMPLIANT = (Status.FAIL.value, Status.ERROR.value)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    duplicate: bool
+    transitions: int
+    registered: frozenset[tuple[str, str]] = frozenset()
+
+
+def ingest_report(
+    session: Session,
+    device_id: str,
+    report: Report,
+    *,
+    received_at: datetime,
+    validity: timedelta,
+    registry: PolicyRegistry,
+) -> IngestOutcome:
+    report_id = str(report.report_id)
+    # Serialise a device's reports (PostgreSQL row lock; SQLite holds the write lock already).
+    device = session.execute(select(Device).where(Device.id == device_id).with_for_update()).scalar_one()
+    known = session.get(IngestedReport, report_id)
+    if known is not None:
+        if known.device_id != device_id:
+            raise ApiError(
+                403,
+                "forbidden",
+                "this report id was ingested from another device; a device can only write its own reports",
+                {"report_id": report_id},
+            )
+        return IngestOutcome(duplicate=True, transitions=0)
+
+    observed_at = report.observed_at
+    versions = {(r.policy_id, r.policy_version) for r in report.results}
+    versions.update(report.policy_versions.items())
+    registered = registry.ensure(session, versions, received_at)
+
+    transitions = 0
+    latest = _latest_runs(session, device_id, [r.policy_id for r in report.results])
+    for result in report.results:
+        obs = Observation(
+            at=observed_at,
+            status=result.status,
+            policy_version=result.policy_version,
+            evidence=tuple(result.evidence),
+            error=result.error,
+        )
+        current = latest.get(result.policy_id)
+        if current is None or observed_at > current["last_seen"]:
+            transitions += _append(session, device_id, result.policy_id, current, obs, report_id, validity)
+        else:
+            transitions += _place_out_of_order(session, device_id, result.policy_id, obs, report_id, validity)
+
+    session.add(
+        IngestedReport(
+            report_id=report_id,
+            device_id=device_id,
+            kind=report.kind.value,
+            observed_at=observed_at,
+            received_at=received_at,
+            agent_version=report.agent_version,
+            bundle_version=report.bundle_version,
+            result_count=len(report.results),
+            transitions=transitions,
+        )
+    )
+    session.add_all(
+        AgentEventRow(device_id=device_id, report_id=report_id, kind=e.kind.value, at=e.at, message=e.message)
+        for e in report.events
+    )
+    if device.last_report_at is None or observed_at >= device.last_report_at:
+        device.last_report_at = observed_at
+        device.agent_version = report.agent_version
+    session.flush()
+    return IngestOutcome(duplicate=False, transitions=transitions, registered=frozenset(registered))
+
+
+def _latest_runs(session: Session, device_id: str, policy_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not policy_ids:
+        return {}
+    rows = session.execute(
+        select(
+            StatusRun.id,
+            StatusRun.policy_id,
+            StatusRun.status,
+            StatusRun.policy_version,
+            StatusRun.since,
+            StatusRun.last_seen,
+            StatusRun.failing_since,
+            StatusRun.evidence,
+            StatusRun.error,
+        ).where(
+            StatusRun.device_id == device_id,
+            StatusRun.next_since.is_(None),
+            StatusRun.policy_id.in_(set(policy_ids)),
+        )
+    ).mappings()
+    return {row["policy_id"]: dict(row) for row in rows}
+
+
+def _as_run(row: dict[str, Any]) -> Run:
+    return Run(
+        status=Status(row["status"]),
+        policy_version=row["policy_version"],
+        since=row["since"],
+        last_seen=row["last_seen"],
+        evidence=tuple(row["evidence"] or ()),
+        error=row["error"],
+    )
+
+
+def _append(
+    session: Session,
+    device_id: str,
+    policy_id: str,
+    current: dict[str, Any] | None,
+    obs: Observation,
+    report_id: str,
+    validity: timedelta,
+) -> int:
+    """The in-order fast path: only the pair's latest run is read or written."""
+    if current is None:
+        run = Run.start(obs)
+        failing = run.since if run.status.value in _NON_COMPLIANT else None
+        _insert_runs(session, device_id, policy_id, [(run, failing, report_id, report_id, None)])
+        return 1
+    merge = merge_observation([_as_run(current)], obs, validity)
+    if len(merge.runs) == 1:
+        extended = merge.runs[0]
+        session.execute(
+            update(StatusRun)
+            .where(StatusRun.id == current["id"])
+            .values(
+                last_seen=extended.last_seen,
+                evidence=list(extended.evidence),
+                error=extended.error,
+                last_report_id=report_id,
+            )
+        )
+        return 0
+    new = merge.runs[1]
+    previous_failing = current["failing_since"]
+    failing = (previous_failing or new.since) if new.status.value in _NON_COMPLIANT else None
+    session.execute(update(StatusRun).where(StatusRun.id == current["id"]).values(next_since=new.since))
+    _insert_runs(session, device_id, policy_id, [(new, failing, report_id, report_id, None)])
+    return 1
+
+
+def _place_out_of_order(
+    session: Session, device_id: str, policy_id: str, obs: Observation, report_id: str, validity: timedelta
+) -> int:
+    rows = session.execute(
+        select(StatusRun)
+        .where(StatusRun.device_id == device_id, StatusRun.policy_id == policy_id)
+        .order_by(StatusRun.since)
+    ).scalars()
+    existing = list(rows)
+    runs = [
+        Run(
+            status=Status(r.status),
+            policy_version=r.policy_version,
+            since=r.since,
+            last_seen=r.last_seen,
+            evidence=tuple(r.evidence or ()),
+            error=r.error,
+        )
+        for r in existing
+    ]
+    merge = merge_observation(runs, obs, validity)
+    if not merge.changed:
+        return 0
+    # Which report each instant came from, so rewritten runs keep their provenance.
+    reports: dict[datetime, str | None] = {}
+    for r in existing:
+        reports.setdefault(r.since, r.report_id)
+        reports.setdefault(r.last_seen, r.last_report_id)
+    reports.setdefault(obs.at, report_id)
+    for r in existing:
+        session.expunge(r)
+    session.execute(
+        delete(StatusRun).where(StatusRun.device_id == device_id, StatusRun.policy_id == policy_id)
+    )
+    starts = failing_starts(merge.runs)
+    nexts: list[datetime | None] = [run.since for run in merge.runs[1:]] + [None]
+    _insert_runs(
+        session,
+        device_id,
+        policy_id,
+        [
+            (run, start, reports.get(run.since), reports.get(run.last_seen), nxt)
+            for run, start, nxt in zip(merge.runs, starts, nexts, strict=True)
+        ],
+    )
+    return 1 if merge.transition else 0
+
+
+def _insert_runs(
+    session: Session,
+    device_id: str,
+    policy_id: str,
+    runs: Sequence[tuple[Run, datetime | None, str | None, str | None, datetime | None]],
+) -> None:
+    session.execute(
+        insert(StatusRun),
+        [
+            {
+                "device_id": device_id,
+                "policy_id": policy_id,
+                "status": run.status.value,
+                "policy_version": run.policy_version,
+                "since": run.since,
+                "last_seen": run.last_seen,
+                "next_since": next_since,
+                "failing_since": failing,
+                "evidence": list(run.evidence),
+                "error": run.error,
+                "report_id": started_by,
+                "last_report_id": confirmed_by,
+            }
+            for run, failing, started_by, confirmed_by, next_since in runs
+        ],
+    )
