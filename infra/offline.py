@@ -135,6 +135,11 @@ def run_offline(
                             custom=bool(request.custom),
                             inputs=inputs,
                             property_dependencies=dependencies,
+                            custom_timeouts=(
+                                request.customTimeouts.create,
+                                request.customTimeouts.update,
+                                request.customTimeouts.delete,
+                            ),
                         )
                     )
             return response

@@ -27,8 +27,12 @@ def example_raw() -> dict[str, Any]:
 
 def good_secrets(raw: dict[str, Any]) -> dict[str, Any]:
     sites = [site["name"] for site in raw["vpn"].get("practiceSites", [])]
-    return {"sessionHostAdminPassword": "x" * 20, "collectorEnrollSecret": "y" * 40,
-            "postgresAdminPassword": "z" * 20, "siteSharedKeys": dict.fromkeys(sites, GOOD_KEY)}
+    return {
+        "sessionHostAdminPassword": "x" * 20,
+        "collectorEnrollSecret": "y" * 40,
+        "postgresAdminPassword": "z" * 20,
+        "siteSharedKeys": dict.fromkeys(sites, GOOD_KEY),
+    }
 
 
 def run_with(raw: dict[str, Any]) -> OfflineRun:
@@ -46,5 +50,3 @@ def small_raw() -> dict[str, Any]:
     raw = copy.deepcopy(example_raw())
     raw["sessionHosts"]["count"] = 2
     return raw
-
-

@@ -19,8 +19,10 @@ def test_host_bits_are_a_typo() -> None:
 
 
 def test_overlapping_pairs_names_both_ranges() -> None:
-    a, b, c = (NamedRange(k, parse_network(n)) for k, n in (("a", "10.0.0.0/16"), ("b", "10.0.4.0/24"),
-                                                             ("c", "10.1.0.0/16")))
+    a, b, c = (
+        NamedRange(k, parse_network(n))
+        for k, n in (("a", "10.0.0.0/16"), ("b", "10.0.4.0/24"), ("c", "10.1.0.0/16"))
+    )
     assert overlapping_pairs([a, b, c]) == [(a, b)]
 
 

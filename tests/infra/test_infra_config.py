@@ -13,7 +13,9 @@ from infra.errors import ConfigError
 from infra.validation import load_estate_config
 
 
-def issues_for(raw: dict[str, Any], *, secrets: dict[str, Any] | None = None, now: Any = NOW) -> dict[str, str]:
+def issues_for(
+    raw: dict[str, Any], *, secrets: dict[str, Any] | None = None, now: Any = NOW
+) -> dict[str, str]:
     with pytest.raises(ConfigError) as caught:
         load_estate_config(raw, now=now, secrets=secrets)
     return {issue.key: issue.message for issue in caught.value.issues}
@@ -68,12 +70,21 @@ def test_region_without_zones_is_refused_for_zonal_resources() -> None:
 
 
 def test_token_expiry_more_than_30_days_ahead_is_refused() -> None:
-    assert "30 days" in issues_for(example_raw(), now=NOW - timedelta(days=10))[
-        "fleetward:desktop.registrationTokenExpiry"]
+    assert (
+        "30 days"
+        in issues_for(example_raw(), now=NOW - timedelta(days=10))[
+            "fleetward:desktop.registrationTokenExpiry"
+        ]
+    )
 
 
 def test_token_expiry_in_the_past_is_refused() -> None:
-    assert "past" in issues_for(example_raw(), now=NOW + timedelta(days=40))["fleetward:desktop.registrationTokenExpiry"]
+    assert (
+        "past"
+        in issues_for(example_raw(), now=NOW + timedelta(days=40))[
+            "fleetward:desktop.registrationTokenExpiry"
+        ]
+    )
 
 
 def test_required_tags_must_be_present() -> None:
