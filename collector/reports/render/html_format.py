@@ -10,6 +10,8 @@ JSON formats list every pair.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -38,16 +40,23 @@ def report_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(
-        iso=iso,
-        when=lambda value: iso(value).replace("T", " ").replace("Z", " UTC") if value else "",
-        percent=percent,
-        days=days,
-        duration=duration,
-        evidence_summary=evidence_summary,
-        controls_label=controls_label,
-    )
+    env.filters.update(FILTERS)
     return env
+
+
+def _when(value: datetime | None) -> str:
+    return iso(value).replace("T", " ").replace("Z", " UTC") if value else ""
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "iso": iso,
+    "when": _when,
+    "percent": percent,
+    "days": days,
+    "duration": duration,
+    "evidence_summary": evidence_summary,
+    "controls_label": controls_label,
+}
 
 
 class HtmlRenderer:
