@@ -6,6 +6,7 @@
      |    +-- EnrollmentError          the collector refused the enroll secret, or cannot be reached
      |    +-- DeliveryError            the collector refused a report for good (moved to dead letters)
      |    +-- StateError               the state directory cannot be used (permissions, disk)
+     |    +-- EvaluationInterrupted    shutdown arrived mid-evaluation; nothing was recorded
      +-- fleetward.errors.QueryError   a query could not be answered (the policy's verdict is `error`)
           +-- OsqueryUnavailable       no osqueryd answers on any socket tried (also an AgentError)
 
@@ -42,6 +43,10 @@ class DeliveryError(AgentError):
 
 
 class StateError(AgentError):
+    pass
+
+
+class EvaluationInterrupted(AgentError):
     pass
 
 

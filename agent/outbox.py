@@ -145,6 +145,9 @@ class Outbox:
     def size_bytes(self) -> int:
         return int(str(self._db.read("SELECT COALESCE(SUM(size), 0) FROM outbox")[0][0]))
 
+    def pending_events(self) -> int:
+        return int(str(self._db.read("SELECT COUNT(*) FROM pending_event")[0][0]))
+
     def dead_letters(self) -> int:
         return int(str(self._db.read("SELECT COUNT(*) FROM dead_letter")[0][0]))
 

@@ -1,0 +1,130 @@
+"""`fleetward-agent` as a user runs it: check's exit status and formats, run stopping cleanly on
+SIGTERM, status, config show with secrets masked, and an entry point that stays light."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleetward.recorded import load_device
+from fleetward.recorded.model import default_devices_dir
+from tests.support.osquery_server import RecordedOsqueryd, short_socket_path
+
+AGENT = [sys.executable, "-m", "agent.cli"]
+DEVICES = default_devices_dir()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "agent.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLEETWARD_")}
+    return {**clean, "FLEETWARD_CONFIG_FILE": str(config)}
+
+
+def agent(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AGENT, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [("win11-25h2-ent-compliant", 0), ("macos-15-filevault-off", 1), ("win11-24h2-ent-wmi-error", 2)],
+)
+def test_check_exit_status_is_0_pass_1_fail_2_error(device: str, expected: int, env: dict[str, str]) -> None:
+    done = agent("check", "--device", str(DEVICES / f"{device}.yaml"), "--format", "json", env=env)
+    assert done.returncode == expected, done.stderr
+    results = json.loads(done.stdout)
+    assert {"policy_id", "policy_version", "status", "evidence", "error"} <= results[0].keys()
+
+
+def test_check_against_a_running_osqueryd_socket(env: dict[str, str]) -> None:
+    socket = short_socket_path()
+    with RecordedOsqueryd(load_device(DEVICES / "ubuntu-2404-compliant.yaml"), socket):
+        done = agent("check", "--osquery-socket", str(socket), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "encryption-linux-root-luks" in done.stdout
+    assert "pass" in done.stdout
+
+
+def test_check_without_osquery_explains_what_was_tried_and_how_to_install(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    done = agent("check", "--osquery-socket", str(tmp_path / "osquery.em"), env=env)
+    assert done.returncode == 2
+    assert str(tmp_path / "osquery.em") in done.stderr
+    assert "osquery.io/downloads" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_settings_are_a_message_not_a_traceback(env: dict[str, str]) -> None:
+    done = agent("config", "show", env={**env, "FLEETWARD_QUERY_TIMEOUT_SECONDS": "-1"})
+    assert done.returncode == 2
+    assert "query_timeout_seconds" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_config_show_masks_secrets_and_names_the_file(env: dict[str, str]) -> None:
+    done = agent(
+        "config", "show", "--format", "json", env={**env, "FLEETWARD_ENROLL_SECRET": "super-secret-value"}
+    )
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["enroll_secret"] == "**********"
+    assert "super-secret-value" not in done.stdout
+    assert shown["config_file"] == f"{env['FLEETWARD_CONFIG_FILE']} (read)"
+
+
+@pytest.fixture
+def osqueryd() -> Iterator[RecordedOsqueryd]:
+    with RecordedOsqueryd(
+        load_device(DEVICES / "win11-25h2-ent-compliant.yaml"), short_socket_path()
+    ) as server:
+        yield server
+
+
+def test_run_evaluates_at_once_and_stops_cleanly_on_sigterm(
+    env: dict[str, str], osqueryd: RecordedOsqueryd
+) -> None:
+    run_env = {**env, "FLEETWARD_OSQUERY_SOCKETS": str(osqueryd.socket_path)}
+    proc = subprocess.Popen([*AGENT, "run"], env=run_env, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stderr:
+        if "evaluated" in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    rest = proc.stderr.read()
+    assert "stopping after the current step" in rest
+    status = agent("status", "--format", "json", env=env)
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert shown["outbox_depth"] == 1  # the first snapshot, waiting: no collector configured
+    assert shown["enrolled"] is False
+    assert shown["last_evaluation"]["platform"] == "windows"
+
+
+def test_importing_the_entry_point_loads_no_server_or_infra_modules() -> None:
+    code = "import json, sys, agent.cli; print(json.dumps(sorted(sys.modules)))"
+    loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", code], cwd=ROOT, text=True)))
+    heavy = {
+        "fastapi",
+        "sqlalchemy",
+        "pulumi",
+        "pulumi_azure_native",
+        "matplotlib",
+        "uvicorn",
+        "starlette",
+        "collector",
+        "infra",
+    }
+    assert not heavy & {name.split(".")[0] for name in loaded}
