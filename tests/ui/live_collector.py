@@ -106,7 +106,9 @@ def live_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCol
     clock = ManualClock(START)
     app = create_app(CollectorSettings(database_url=url), clock=clock)  # type: ignore[arg-type]
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -117,7 +119,9 @@ def live_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCol
     db = Database.from_url(url)
     try:
         with db.write() as session:
-            admin = create_api_token(session, Hasher(), name="admin", role=Role.ADMIN, now=START, created_by="tests").secret
+            admin = create_api_token(
+                session, Hasher(), name="admin", role=Role.ADMIN, now=START, created_by="tests"
+            ).secret
             auditor = create_api_token(session, Hasher(), name="Internal audit", role=Role.AUDITOR, now=START,
                                        created_by="tests").secret  # fmt: skip
         with httpx.Client(base_url=base, timeout=30) as client:
