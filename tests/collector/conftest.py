@@ -20,6 +20,7 @@ from collector.app import create_app
 from collector.settings import CollectorSettings
 from collector.store import Database, migrate
 from collector.store.models import Base
+from collector.store.policies import load_shipped_catalogue, register_catalogue
 from fleetward.clock import ManualClock
 from tests.collector.support import Fleet
 
@@ -56,6 +57,10 @@ def _truncate(url: str) -> None:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
+    db = Database.from_url(url)
+    with db.write() as session:  # what `migrate` registers: the shipped catalogue
+        register_catalogue(session, load_shipped_catalogue().policies, START)
+    db.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
