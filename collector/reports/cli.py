@@ -143,7 +143,7 @@ def _generate(
         data = renderer.render(report)
     if out is not None:
         out.write_bytes(data)
-    console.print(f"report digest {report.digest}", highlight=False)
+    typer.echo(f"report digest {report.digest}", err=True)
     return data
 
 

@@ -38,6 +38,7 @@ PRACTICES = ("P81001", "P81002", "P81003")
 @dataclass
 class LiveCollector:
     url: str
+    database_url: str
     auditor_token: str
     admin_token: str
     device_key: str
@@ -126,7 +127,7 @@ def live_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCol
                                        created_by="tests").secret  # fmt: skip
         with httpx.Client(base_url=base, timeout=30) as client:
             hostnames, device_key = _fill(client, db, clock, admin)
-        yield LiveCollector(base, auditor, admin, device_key, clock, hostnames)
+        yield LiveCollector(base, url, auditor, admin, device_key, clock, hostnames)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
