@@ -41,6 +41,18 @@ SECRET_KEYS: dict[str, str] = {
 }
 
 
+P2sProtocol = Literal["OpenVPN", "IkeV2"]
+Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def _openvpn_only() -> list[P2sProtocol]:
+    return ["OpenVPN"]
+
+
+def _weekdays() -> list[Weekday]:
+    return ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -119,8 +131,8 @@ class VpnConfig(_Model):
         UUID(AZURE_VPN_CLIENT_AUDIENCE),
         description="Entra app audience (default: Microsoft-registered Azure VPN Client).",
     )
-    client_protocols: list[Literal["OpenVPN", "IkeV2"]] = Field(
-        default_factory=lambda: ["OpenVPN"],
+    client_protocols: list[P2sProtocol] = Field(
+        default_factory=_openvpn_only,
         min_length=1,
         description="P2S protocols. Entra ID needs OpenVPN; IkeV2 only with certificate auth. SSTP is refused.",
     )
@@ -142,8 +154,8 @@ class ScalingConfig(_Model):
     peak_start: str = Field("08:00", pattern=r"^\d{2}:\d{2}$", description="Core hours start.")
     ramp_down_start: str = Field("18:30", pattern=r"^\d{2}:\d{2}$", description="Core hours end.")
     off_peak_start: str = Field("20:00", pattern=r"^\d{2}:\d{2}$", description="Only minimum hosts stay on.")
-    days: list[Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]] = Field(
-        default_factory=lambda: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"],
+    days: list[Weekday] = Field(
+        default_factory=_weekdays,
         min_length=1,
         description="Days with practice hours.",
     )

@@ -121,7 +121,7 @@ def run_offline(
 
     class RecordingMonitor(mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
-            response = super().RegisterResource(request)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object)
                 dependencies = {key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()}

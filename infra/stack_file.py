@@ -59,8 +59,8 @@ def read_stack_file(path: Path) -> StackFile:
         full_key = f"{NAMESPACE}:{name}"
         if full_key in config:
             continue
-        value: Any = dict.fromkeys(sites, STAND_IN_SECRET) if name == "siteSharedKeys" else STAND_IN_SECRET
-        config[full_key] = _engine_string(value)
+        stand_in: Any = dict.fromkeys(sites, STAND_IN_SECRET) if name == "siteSharedKeys" else STAND_IN_SECRET
+        config[full_key] = _engine_string(stand_in)
         secret_keys.append(full_key)
         stand_ins.append(full_key)
     return StackFile(config=config, secret_keys=sorted(set(secret_keys)), stand_ins=stand_ins)

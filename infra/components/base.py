@@ -28,6 +28,11 @@ def child(parent: pulumi.Resource, **extra: object) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, **extra)  # type: ignore[arg-type]
 
 
+def secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """``Output.secret`` with the type mypy cannot infer through the SDK's generic signature."""
+    return pulumi.Output.secret(value)
+
+
 def role_definition_id(subscription_id: pulumi.Input[str], role_guid: str) -> pulumi.Output[str]:
     """Full ARM id of a built-in role, as RoleAssignment requires."""
     return pulumi.Output.concat(

@@ -19,7 +19,14 @@ from pulumi_azure_native import (
     privatedns,
 )
 
-from infra.components.base import KEY_VAULT_SECRETS_USER, PACKAGE, Placement, child, role_definition_id
+from infra.components.base import (
+    KEY_VAULT_SECRETS_USER,
+    PACKAGE,
+    Placement,
+    child,
+    role_definition_id,
+    secret,
+)
 from infra.components.monitoring import add_diagnostics
 from infra.config import CollectorConfig
 from infra.naming import compact_name, resource_name
@@ -101,12 +108,12 @@ class CollectorHosting(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
-        secret = keyvault.Secret(
+        enroll_secret = keyvault.Secret(
             f"{name}-enroll-secret",
             secret_name="collector-enroll-secret",  # noqa: S106 - the name of the secret, not its value
             vault_name=vault.name,
             resource_group_name=p.resource_group_name,
-            properties={"value": pulumi.Output.secret(args.enroll_secret), "content_type": "text/plain"},
+            properties={"value": secret(args.enroll_secret), "content_type": "text/plain"},
             tags=tags,
             opts=child(self, additional_secret_outputs=["properties"]),
         )
@@ -152,7 +159,7 @@ class CollectorHosting(pulumi.ComponentResource):
             sku={"name": cfg.postgres_sku, "tier": cfg.postgres_tier},
             storage={"storage_size_gb": cfg.postgres_storage_gb, "auto_grow": "Enabled"},
             administrator_login=POSTGRES_ADMIN,
-            administrator_login_password=pulumi.Output.secret(args.postgres_password),
+            administrator_login_password=secret(args.postgres_password),
             network={
                 "delegated_subnet_resource_id": args.database_subnet_id,
                 "private_dns_zone_arm_resource_id": pg_zone.id,
@@ -185,7 +192,7 @@ class CollectorHosting(pulumi.ComponentResource):
             opts=child(self),
         )
         add_diagnostics(f"{name}-env", target_id=environment.id, workspace_id=args.workspace_id, parent=self)
-        database_url = pulumi.Output.secret(
+        database_url = secret(
             pulumi.Output.format(
                 "postgresql+psycopg://{0}:{1}@{2}/{3}?sslmode=require",
                 POSTGRES_ADMIN,
@@ -212,7 +219,7 @@ class CollectorHosting(pulumi.ComponentResource):
                 "secrets": [
                     {
                         "name": "enroll-secret",
-                        "key_vault_url": secret.properties.secret_uri,
+                        "key_vault_url": enroll_secret.properties.secret_uri,
                         "identity": identity.id,
                     },
                     {"name": "database-url", "value": database_url},

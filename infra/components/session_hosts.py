@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization, compute, network
 
-from infra.components.base import PACKAGE, VIRTUAL_MACHINE_USER_LOGIN, Placement, child, role_definition_id
+from infra.components.base import (
+    PACKAGE,
+    VIRTUAL_MACHINE_USER_LOGIN,
+    Placement,
+    child,
+    role_definition_id,
+    secret,
+)
 from infra.config import SessionHostsConfig
 from infra.naming import resource_name, session_host_name
 from infra.regions import ZONES
@@ -40,7 +47,7 @@ class SessionHosts(pulumi.ComponentResource):
     def __init__(self, name: str, args: SessionHostsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{PACKAGE}:SessionHosts", name, None, opts)
         p, cfg = args.placement, args.config
-        token = pulumi.Output.secret(args.registration_token)
+        token = secret(args.registration_token)
         vm_ids: list[pulumi.Output[str]] = []
         for index in range(1, cfg.count + 1):
             computer = session_host_name(p.prefix, index)

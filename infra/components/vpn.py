@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import network
 
-from infra.components.base import PACKAGE, Placement, child
+from infra.components.base import PACKAGE, Placement, child, secret
 from infra.components.monitoring import add_diagnostics
 from infra.config import VpnConfig
 from infra.naming import resource_name
@@ -146,7 +146,7 @@ class VpnGateway(pulumi.ComponentResource):
                 connection_protocol="IKEv2",
                 virtual_network_gateway1={"id": gateway.id},
                 local_network_gateway2={"id": local.id},
-                shared_key=pulumi.Output.secret(args.shared_keys[site.name]),
+                shared_key=secret(args.shared_keys[site.name]),
                 ipsec_policies=[IPSEC_POLICY],
                 use_policy_based_traffic_selectors=False,
                 dpd_timeout_seconds=45,

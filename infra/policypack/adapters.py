@@ -13,6 +13,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.policy import Policy
 
 from infra.policypack.rules import DIAGNOSTICS_RULE, RESOURCE_RULES, Rule, missing_diagnostics
 
@@ -30,8 +31,8 @@ def validate_diagnostics(args: StackValidationArgs, report_violation: ReportViol
         report_violation(message, urn)
 
 
-def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
-    built: list[ResourceValidationPolicy | StackValidationPolicy] = [
+def policies() -> list[Policy]:
+    built: list[Policy] = [
         ResourceValidationPolicy(
             name=rule.name,
             description=rule.description,

@@ -129,9 +129,8 @@ def test_nsgs_deny_by_default_and_gateway_subnet_has_none(small_run: OfflineRun)
 def test_storage_and_data_services_are_private(small_run: OfflineRun) -> None:
     account = small_run.of_type(rules.STORAGE)[0]
     assert rules.storage_private_tls12(account.type, account.inputs) == [], account.urn
-    assert account.inputs["kind"] == "FileStorage" and account.inputs["sku"]["name"] == "Premium_ZRS", (
-        account.urn
-    )
+    assert account.inputs["kind"] == "FileStorage", account.urn
+    assert account.inputs["sku"]["name"] == "Premium_ZRS", account.urn
     server = small_run.of_type("azure-native:dbforpostgresql:Server")[0]
     assert server.inputs["network"]["publicNetworkAccess"] == "Disabled", server.urn
     vault = small_run.of_type("azure-native:keyvault:Vault")[0]
