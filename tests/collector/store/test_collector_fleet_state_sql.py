@@ -20,8 +20,8 @@ from collector.store.ingest import ingest_report
 from collector.store.policies import PolicyRegistry, load_shipped_catalogue
 from collector.store.waivers import grant_waiver, revoke_waiver
 from fleetward.policy.model import Platform
-from fleetward.wire import EnrollRequest, HostIdentity, Report, ReportKind
 from fleetward.policy.verdict import Result, Status
+from fleetward.wire import EnrollRequest, HostIdentity, Report, ReportKind
 from tests.collector.conftest import START
 
 PRACTICES = ["Y01234", "Y05678", None]
@@ -99,7 +99,7 @@ def _build_fleet(db: Database, seed: int) -> list:
     with db.write() as session:
         some = [d for d, _, _ in devices][:3]
         for index, device_id in enumerate(some):
-            policy = rnd.choice(by_platform[dict((d, p) for d, p, _ in devices)[device_id]])
+            policy = rnd.choice(by_platform[{d: p for d, p, _ in devices}[device_id]])
             w = grant_waiver(
                 session,
                 policy_id=policy.id,
