@@ -31,6 +31,7 @@ from collector.reports.model import (
     Summary,
     TrendPoint,
     WaiverView,
+    trusted,
 )
 from collector.reports.timeline import Pair, WaiverIndex, device_pairs, sample_states, trend_samples
 from fleetward.policy.verdict import Status
@@ -189,14 +190,14 @@ class _Tally:
             self.stale.append(StaleDeviceView(
                 device_id=device.device_id, hostname=device.hostname, last_seen=last_seen, days_silent=silent,
             ))  # fmt: skip
-        self.devices.append(DeviceView.model_construct(
-            device_id=device.device_id, hostname=device.hostname, platform=device.platform,
-            practice=device.practice, os_name=device.os_name, os_version=device.os_version,
-            hardware_serial=device.hardware_serial, enrolled_at=device.enrolled_at,
-            last_enrolled_at=device.last_enrolled_at, last_seen=last_seen,
-            status=worst([p.state.status for p in pairs]), compliant=compliant, stale=stale,
-            status_counts=counts,
-        ))  # fmt: skip
+        self.devices.append(trusted(DeviceView, {
+            "device_id": device.device_id, "hostname": device.hostname, "platform": device.platform,
+            "practice": device.practice, "os_name": device.os_name, "os_version": device.os_version,
+            "hardware_serial": device.hardware_serial, "enrolled_at": device.enrolled_at,
+            "last_enrolled_at": device.last_enrolled_at, "last_seen": last_seen,
+            "status": worst([p.state.status for p in pairs]), "compliant": compliant, "stale": stale,
+            "status_counts": counts,
+        }))  # fmt: skip
 
     def _sample(self, pair: Pair) -> None:
         grace = pair.policy.grace
@@ -265,16 +266,16 @@ def _pair_view(pair: Pair) -> PairView:
     state = pair.state
     keep_evidence = state.observed in _EVIDENCE_KEPT_FOR
     days = state.days_out_of_compliance
-    return PairView.model_construct(
-        device_id=pair.device.device_id, policy_id=pair.policy.id, status=state.status,
-        observed=None if state.observed is None else state.observed.value, since=state.since,
-        last_seen=state.last_seen, failing_since=state.failing_since,
-        days_out_of_compliance=None if days is None else round(days, 2),
-        policy_version=state.policy_version, current_version=state.policy_version == pair.policy.version,
-        waiver_id=state.waiver.id if state.waiver is not None and state.status is AuditStatus.WAIVED else None,
-        evidence=[dict(row) for row in state.evidence] if keep_evidence else [],
-        error=state.error if keep_evidence else None,
-    )  # fmt: skip
+    return trusted(PairView, {
+        "device_id": pair.device.device_id, "policy_id": pair.policy.id, "status": state.status,
+        "observed": None if state.observed is None else state.observed.value, "since": state.since,
+        "last_seen": state.last_seen, "failing_since": state.failing_since,
+        "days_out_of_compliance": None if days is None else round(days, 2),
+        "policy_version": state.policy_version, "current_version": state.policy_version == pair.policy.version,
+        "waiver_id": state.waiver.id if state.waiver is not None and state.status is AuditStatus.WAIVED else None,
+        "evidence": [dict(row) for row in state.evidence] if keep_evidence else [],
+        "error": state.error if keep_evidence else None,
+    })  # fmt: skip
 
 
 def _waivers(

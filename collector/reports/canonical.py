@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collector.reports.model import ComplianceReport
 
 DIGEST_MEMBER = "digest"
+_CHUNK = 20_000
 UNSET_DIGEST = "sha256:" + "0" * 64
 
 
@@ -33,20 +34,43 @@ def _member_names(report: ComplianceReport) -> list[tuple[str, str]]:
     return sorted(((info.alias or name), name) for name, info in fields.items())
 
 
-def _member_pieces(report: ComplianceReport, *, with_digest: bool) -> Iterator[bytes]:
+def _member_pieces(report: ComplianceReport, *, with_digest: bool) -> Iterator[Iterator[bytes]]:
+    """Each member as the chunks of its `"key":value` bytes."""
     for key, name in _member_names(report):
         if key == DIGEST_MEMBER and not with_digest:
             continue
-        value = report.model_dump(mode="json", by_alias=True, include={name})[key]
-        yield canonical_bytes(key) + b":" + canonical_bytes(value)
+        yield _member(report, key, name)
 
 
-def _joined(pieces: Iterator[bytes]) -> Iterator[bytes]:
+def _member(report: ComplianceReport, key: str, name: str) -> Iterator[bytes]:
+    value = getattr(report, name)
+    yield canonical_bytes(key) + b":"
+    if isinstance(value, list) and len(value) > _CHUNK:
+        yield from _list_pieces(value)
+    else:
+        yield canonical_bytes(report.model_dump(mode="json", by_alias=True, include={name})[key])
+
+
+def _list_pieces(items: list[Any]) -> Iterator[bytes]:
+    """A long list (the pairs) serialized a chunk at a time: the same bytes, a fraction of the memory."""
+    from pydantic import TypeAdapter
+
+    row_type: Any = type(items[0])
+    adapter: TypeAdapter[list[Any]] = TypeAdapter(list[row_type])
+    yield b"["
+    for start in range(0, len(items), _CHUNK):
+        dumped = adapter.dump_python(items[start : start + _CHUNK], mode="json", by_alias=True)
+        text = canonical_bytes(dumped)[1:-1]
+        yield (b"," + text) if start else text
+    yield b"]"
+
+
+def _joined(members: Iterator[Iterator[bytes]]) -> Iterator[bytes]:
     yield b"{"
-    for index, piece in enumerate(pieces):
+    for index, member in enumerate(members):
         if index:
             yield b","
-        yield piece
+        yield from member
     yield b"}"
 
 

@@ -13,7 +13,7 @@ Numbers are defined once, here and in docs/auditors.md:
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,21 @@ StatusCounts = dict[AuditStatus, int]
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_Row = TypeVar("_Row", bound=BaseModel)
+
+
+def trusted(cls: type[_Row], values: dict[str, Any]) -> _Row:
+    """`cls.model_construct(**values)` for complete rows keyed by field name, without its per-field
+    alias and default resolution: at 1.5 million pairs that resolution is a fifth of the build.
+    Only the builder uses it, with every field given; the tests validate what it builds."""
+    row = cls.__new__(cls)
+    object.__setattr__(row, "__dict__", values)
+    object.__setattr__(row, "__pydantic_fields_set__", set(values))
+    object.__setattr__(row, "__pydantic_extra__", None)
+    object.__setattr__(row, "__pydantic_private__", None)
+    return row
 
 
 class Rate(_Frozen):

@@ -17,6 +17,7 @@ from collector.reports.model import ComplianceReport
 from collector.reports.render import renderer_for
 from collector.reports.render.csv_format import COLUMNS
 from collector.reports.verify import verify_bytes
+from fleetward.policy.verdict import Status
 from tests.reports.factory import AT, DAY, START, FleetBuilder, all_stale_fleet, empty_fleet, mixed_fleet
 
 FLEETS: dict[str, Callable[[], FleetHistory]] = {
@@ -134,3 +135,16 @@ def test_a_period_report_states_its_period_and_trend() -> None:
     assert report.scope.period_start == START
     assert report.trend[0].day == START.date()
     assert report.trend[-1].at == AT
+
+
+def test_long_lists_are_serialized_in_chunks_to_the_same_canonical_bytes() -> None:
+    fleet = FleetBuilder()
+    for index in range(7_000):  # 21,000 pairs: more than one serialization chunk
+        device = fleet.device(f"dev-{index:05d}")
+        for policy in fleet.policies:
+            fleet.run(device, policy, Status.PASS if index % 7 else Status.FAIL, START - 10 * DAY)
+    report = report_of(fleet.history())
+    data = renderer_for("json").render(report)
+    assert len(report.pairs) == 21_000
+    assert canonical_bytes(json.loads(data)) == data
+    assert verify_bytes(data).ok
