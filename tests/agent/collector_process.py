@@ -35,7 +35,8 @@ def free_port() -> int:
 
 
 class CollectorProcess:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, **settings: str) -> None:
+        self.settings = {f"FLEETWARD_{k.upper()}": v for k, v in settings.items()}
         self.database = folder / "collector.db"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -48,6 +49,7 @@ class CollectorProcess:
             "FLEETWARD_DATABASE_URL": f"sqlite:///{self.database}",
             "FLEETWARD_BOOTSTRAP_ADMIN_TOKEN": self.admin_token,
             "PATH": "/usr/bin:/bin",
+            **self.settings,
         }
         with self._log.open("ab") as log:
             self._proc = subprocess.Popen(
