@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -55,6 +56,10 @@ def driver(
     return [*argv, start.isoformat(), mode], env
 
 
+def _collect(stream: IO[str], into: list[str]) -> None:
+    into.extend(line.strip() for line in stream)
+
+
 def test_kill_minus_nine_at_random_points_loses_nothing_written(
     tmp_path: Path, collector: CollectorProcess
 ) -> None:
@@ -74,9 +79,7 @@ def test_kill_minus_nine_at_random_points_loses_nothing_written(
             )
             assert proc.stdout is not None
             written: list[str] = []
-            reader = threading.Thread(
-                target=lambda: written.extend(line.strip() for line in proc.stdout), daemon=True
-            )  # type: ignore[union-attr]
+            reader = threading.Thread(target=_collect, args=(proc.stdout, written), daemon=True)
             reader.start()
             deadline = time.monotonic() + 30
             while not written and time.monotonic() < deadline:  # wait for the first committed report
