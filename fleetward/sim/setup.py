@@ -1,0 +1,24 @@
+"""What a simulation starts from: the shipped recorded devices and the Windows patch releases in
+the catalogue's baseline (the same floors the patch policies enforce)."""
+
+from __future__ import annotations
+
+from fleetward.policy.catalogue import Catalogue
+from fleetward.recorded.model import RecordedDevice, load_devices
+from fleetward.sim.plan import PatchRelease
+
+
+def load_templates() -> dict[str, RecordedDevice]:
+    return {device.name: device for device in load_devices()}
+
+
+def patch_releases(catalogue: Catalogue) -> tuple[PatchRelease, ...]:
+    baseline = catalogue.baselines.get("windows")
+    if baseline is None:
+        return ()
+    releases = []
+    for release in baseline.releases:
+        for floor in release.floors:
+            build, _, revision = floor.floor.partition(".")
+            releases.append(PatchRelease(build=build, revision=revision, released=floor.released))
+    return tuple(sorted(releases, key=lambda r: (r.build, r.released)))
