@@ -15,7 +15,7 @@ $(UV):
 
 ## The main job: a simulated fleet through agent, collector and reports, on embedded defaults.
 demo: $(UV)
-	$(UV) sync --locked --extra agent --extra collector
+	$(UV) sync --locked --inexact --extra agent --extra collector
 	$(RUN) fleetward demo --out $(DEMO_OUT)
 
 sync-dev: $(UV)
