@@ -53,12 +53,11 @@ def serve(socket_path: str) -> subprocess.Popen[bytes]:
 
 def cycles_child(socket_path: str, state: str, cycles: int) -> None:
     """Runs in its own process: only the agent is in this address space."""
+    from datetime import timedelta
+
     from agent.compose import build_agent, runner_factory
     from agent.osquery.runner import TimedRunner
     from agent.settings import AgentSettings
-
-    from datetime import timedelta
-
     from fleetward.clock import ManualClock
 
     settings = AgentSettings(state_dir=Path(state), osquery_sockets=[socket_path], heartbeat_minutes=360)
