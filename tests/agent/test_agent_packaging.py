@@ -35,7 +35,7 @@ def test_launchd_plist_runs_the_loop_at_load_and_keeps_it_alive() -> None:
 
 
 def test_windows_task_runs_the_loop_as_system_at_boot_without_time_limit() -> None:
-    task = ET.parse(PACKAGING / "windows" / "fleetward-agent-task.xml").getroot()
+    task = ET.parse(PACKAGING / "windows" / "fleetward-agent-task.xml").getroot()  # noqa: S314  # our own file
     assert task.findtext("t:Principals/t:Principal/t:UserId", namespaces=TASK_NS) == "S-1-5-18"
     assert task.find("t:Triggers/t:BootTrigger", TASK_NS) is not None
     assert task.findtext("t:Settings/t:ExecutionTimeLimit", namespaces=TASK_NS) == "PT0S"
