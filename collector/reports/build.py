@@ -38,6 +38,7 @@ from fleetward.policy.verdict import Status
 
 Progress = Callable[[int, int], None]
 _EVIDENCE_KEPT_FOR = (Status.FAIL, Status.ERROR)
+_COMPLIANT = frozenset(s for s in AuditStatus if s.compliant)
 _PROGRESS_EVERY = 2000
 _DAY = timedelta(days=1)
 
@@ -167,7 +168,7 @@ class _Tally:
             self.by_policy[pair.policy.id][state.status] += 1
             if state.policy_version is not None and state.policy_version != pair.policy.version:
                 self.other_versions[pair.policy.id] += 1
-            if not state.status.compliant:
+            if state.status not in _COMPLIANT:
                 noncompliant.add(pair.policy.id)
             if state.waiver is not None and state.status is AuditStatus.WAIVED:
                 self.waived_pairs[state.waiver.id] += 1
