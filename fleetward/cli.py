@@ -54,6 +54,11 @@ def version() -> None:
 
 
 _mount()
+# `fleetward policies bundle`: nested under policies, beside lint and test.
+_bundle = importlib.import_module("fleetward.cli_bundle")
+importlib.import_module("fleetward.cli_policies").app.add_typer(
+    _bundle.app, name="bundle", help="Build, sign, verify and publish the signed policy bundle."
+)
 
 
 def main() -> None:

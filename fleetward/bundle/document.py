@@ -113,16 +113,21 @@ def parse_bundle(data: bytes) -> Bundle:
         raise BundleFormatError(f"not a valid policy bundle: {where}: {first['msg']}") from exc
 
 
-def verify_bundle(
-    bundle: Bundle, trusted: Iterable[PublicKey], *, newer_than: int | None = None
-) -> PublicKey:
-    """Check digest, signature and freshness; return the key that vouched for it."""
+def check_content_digest(bundle: Bundle) -> None:
+    """The content is what the manifest (and so the signature) pins; BundleDigestError if not."""
     actual = sha256_hex(canonical_json(bundle.content))
     if actual != bundle.manifest.content_digest:
         raise BundleDigestError(
             f"bundle {bundle.version}: content digest {actual[:16]}… does not match the manifest's "
             f"{bundle.manifest.content_digest[:16]}…; the bundle was altered after it was built"
         )
+
+
+def verify_bundle(
+    bundle: Bundle, trusted: Iterable[PublicKey], *, newer_than: int | None = None
+) -> PublicKey:
+    """Check digest, signature and freshness; return the key that vouched for it."""
+    check_content_digest(bundle)
     keys = {k.key_id: k for k in trusted}
     if not keys:
         raise BundleSignatureError(

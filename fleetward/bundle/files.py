@@ -43,6 +43,11 @@ def check_file_map(files: object) -> dict[str, str]:
     return checked
 
 
+def content_files(content: Mapping[str, object]) -> dict[str, str]:
+    """The catalogue files a bundle's content carries, checked (BundleFormatError if unsafe)."""
+    return check_file_map(content.get("files"))
+
+
 def unpack_to(files: Mapping[str, str], target: Path) -> None:
     """Write the files into `target` atomically: a sibling temp dir renamed into place."""
     checked = check_file_map(files)

@@ -40,6 +40,17 @@ class PublicKey:
             raise KeyFileError(f"public key {text[:12]!r}… is {len(raw)} bytes; an Ed25519 public key is 32")
         return cls(raw)
 
+    @classmethod
+    def from_argument(cls, value: str) -> PublicKey:
+        """A public key given as its base64 text, or as a file holding that text."""
+        path = Path(value)
+        if len(value) < 200 and path.is_file():
+            try:
+                return cls.from_text(path.read_text("utf-8"))
+            except OSError as exc:
+                raise KeyFileError(f"cannot read public key file {path}: {exc.strerror}") from exc
+        return cls.from_text(value)
+
     def verify(self, signature: bytes, message: bytes) -> bool:
         try:
             Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
