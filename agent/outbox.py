@@ -126,6 +126,12 @@ class Outbox:
                 (str(entry.report.report_id), entry.body, status_code, reason[:2000], now),
             )
             conn.execute("DELETE FROM outbox WHERE seq = ?", (entry.seq,))
+            # Tell the collector with the next report that one was lost to a refusal, not silently.
+            self.record_event(
+                EventKind.REPORT_REFUSED,
+                f"report {entry.report.report_id} observed {entry.report.observed_at.isoformat()} was refused "
+                f"(HTTP {status_code}) and kept as a dead letter: {reason[:300]}",
+            )
             self._db.set_meta(
                 LAST_DEAD_LETTER,
                 json.dumps(

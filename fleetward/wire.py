@@ -66,6 +66,7 @@ class EventKind(StrEnum):
     BUNDLE_REFUSED = "bundle_refused"
     BUNDLE_ACTIVATED = "bundle_activated"
     OSQUERY_UNAVAILABLE = "osquery_unavailable"
+    REPORT_REFUSED = "report_refused"  # the collector refused a report for good; kept as a dead letter
 
 
 class AgentEvent(_Wire):

@@ -123,6 +123,17 @@ def test_dead_letter_takes_the_report_out_of_the_queue_but_keeps_it(db: Database
     assert db.read("SELECT report_id FROM dead_letter") == [(str(bad.report_id),)]
 
 
+def test_a_refused_report_is_announced_to_the_collector_with_the_next_one(db: Database) -> None:
+    box = outbox(db, ManualClock(START))
+    bad = box.put(report(ReportKind.TRANSITION, START, result("a")))
+    box.dead_letter(box.next_batch(1)[0], status_code=422, reason="results[0].status: bad value")
+    following = box.put(report(ReportKind.TRANSITION, START + timedelta(hours=1), result("a", Status.FAIL)))
+    refused = [e for e in following.events if e.kind is EventKind.REPORT_REFUSED]
+    assert len(refused) == 1
+    assert str(bad.report_id) in refused[0].message
+    assert "422" in refused[0].message
+
+
 WRITER = textwrap.dedent(
     """
     import sys
