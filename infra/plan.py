@@ -165,17 +165,18 @@ def render_table(plan: Plan) -> Any:
     """A rich renderable: resources table, then verdicts."""
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text  # plain text: "[secret]" must not be read as console markup
 
     resources = Table(title=f"{len(plan.resources)} resources", show_lines=False)
     for column in ("type", "name", "parent", "key settings"):
         resources.add_column(column, overflow="fold")
     for r in plan.resources:
-        resources.add_row(r.type, r.azure_name, r.parent, _compact(r.settings))
+        resources.add_row(Text(r.type), Text(r.azure_name), Text(r.parent), Text(_compact(r.settings)))
     verdicts = Table(title="policy verdicts")
     for column in ("rule", "urn", "message"):
         verdicts.add_column(column, overflow="fold")
     for v in plan.verdicts:
-        verdicts.add_row(v.rule, v.urn, v.message)
+        verdicts.add_row(Text(v.rule), Text(v.urn), Text(v.message))
     if not plan.verdicts:
         verdicts.add_row("all", "-", "every policy passes")
     return Group(resources, verdicts)

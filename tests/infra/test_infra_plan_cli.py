@@ -51,3 +51,12 @@ def test_markdown_format(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "| `azure-native:network:VirtualNetworkGateway` |" in result.stdout
     assert "All policies pass." in result.stdout
+
+
+def test_the_table_shows_masked_secrets_as_secret_not_as_blank(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["plan", "--config", str(small_stack(tmp_path)), "--now", NOW], env={"COLUMNS": "400"}
+    )
+    assert result.exit_code == 0, result.output
+    assert 'sharedKey="[secret]"' in result.stdout
+    assert STAND_IN_SECRET not in result.stdout
