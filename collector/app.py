@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from collector.api import admin, devices_write, fleet, ops
+from collector.api import admin, bundles, devices_write, fleet, ops
 from collector.api.access import AccessMiddleware
 from collector.api.deps import AppContext
 from collector.api.errors import install_error_handlers
@@ -20,6 +20,7 @@ from collector.api.limits import BodyLimitMiddleware, RateLimiter
 from collector.observability import Metrics
 from collector.reports import api as reports_api
 from collector.settings import CollectorSettings
+from collector.store.bundles import register_newest_bundle
 from collector.store.credentials import Hasher, Role, register_api_token
 from collector.store.engine import Database
 from collector.store.migrate import ensure_at_head
@@ -65,6 +66,7 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
     install_error_handlers(app)
     for router in (devices_write.router, fleet.router, admin.router, ops.router, reports_api.router, ui.router):
         app.include_router(router)
+    app.include_router(bundles.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(AccessMiddleware, metrics=metrics)
     return app
@@ -76,6 +78,7 @@ def _start(ctx: AppContext) -> None:
     catalogue = load_shipped_catalogue()
     with ctx.db.write() as session:
         register_catalogue(session, catalogue.policies, now)
+        register_newest_bundle(session, now)  # a published bundle supersedes the shipped catalogue
         if ctx.settings.bootstrap_admin_token is not None:
             register_api_token(
                 session,

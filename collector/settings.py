@@ -7,9 +7,10 @@ Every field can be set from the environment with the `FLEETWARD_` prefix, e.g.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class CollectorSettings(BaseSettings):
@@ -48,6 +49,18 @@ class CollectorSettings(BaseSettings):
         "can be administered over HTTP before any token was created from the CLI.",
     )
     log_level: str = Field(default="INFO", description="Python logging level of the JSON logs")
+    trusted_bundle_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Ed25519 public keys (base64, comma-separated) whose signature a published policy "
+        "bundle must carry. Empty: any signed bundle is stored, and agents alone judge the signer.",
+    )
+
+    @field_validator("trusted_bundle_keys", mode="before")
+    @classmethod
+    def _bundle_keys(cls, value: object) -> object:
+        from fleetward.bundle.keys import public_key_list
+
+        return public_key_list(value)
 
     def database_url_value(self) -> str:
         return self.database_url.get_secret_value()

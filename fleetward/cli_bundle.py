@@ -62,10 +62,10 @@ def build(
     ] = None,
 ) -> None:
     """Lint the catalogue, then pack it into an unsigned bundle (sign it next)."""
-    from fleetward.bundle.document import build_bundle, version_from_instant
-    from fleetward.bundle.files import pack_catalogue_files
+    from fleetward.bundle.document import version_from_instant
+    from fleetward.bundle.files import bundle_directory, catalogue_from_files, content_files
     from fleetward.errors import FleetwardError
-    from fleetward.policy.catalogue import default_policies_dir, load_catalogue
+    from fleetward.policy.catalogue import default_policies_dir
     from fleetward.policy.lint import lint_catalogue
 
     directory = policies or default_policies_dir()
@@ -80,10 +80,6 @@ def build(
             f"{len(problems)} lint problem(s): no bundle was built. Fix them and build again.", err=True
         )
         raise typer.Exit(EXIT_REFUSED)
-    try:
-        catalogue = load_catalogue(directory)
-    except FleetwardError as exc:
-        _unusable(str(exc))
     chosen = version if version is not None else version_from_instant(created_at)
     if previous is not None:
         before = _read_bundle(previous)
@@ -94,13 +90,11 @@ def build(
                 err=True,
             )
             raise typer.Exit(EXIT_REFUSED)
-    bundle = build_bundle(
-        {"files": pack_catalogue_files(directory)},
-        version=chosen,
-        created_at=created_at,
-        catalogue_digest=catalogue.digest,
-        policy_versions=catalogue.versions(),
-    )
+    try:
+        bundle = bundle_directory(directory, version=chosen, created_at=created_at)
+        catalogue = catalogue_from_files(content_files(bundle.content))
+    except FleetwardError as exc:
+        _unusable(str(exc))
     target = out or Path(f"policy-bundle-{chosen}.json")
     _write(target, bundle.to_bytes())
     typer.echo(f"built bundle {chosen}: {len(catalogue.policies)} policies, {len(catalogue.baselines)} baselines, "

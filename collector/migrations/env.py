@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from collector.store.bundles import PolicyBundle  # noqa: F401  (its table is in the schema)
 from collector.store.engine import make_engine
 from collector.store.models import Base
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from collector.domain.fleet import DeviceRecord, FleetHistory, PairKey, PolicyRecord
 from collector.domain.runs import Run
 from collector.domain.state import DEFAULT_VALIDITY
+from collector.store.bundles import bundle_records
 from collector.store.models import Device, Policy, StatusRun, Waiver
 from collector.store.policies import CatalogueData, load_shipped_catalogue
 from collector.store.waivers import as_record
@@ -112,6 +113,7 @@ def _load(
         validity=validity,
         controls=controls,
         framework_titles=titles,
+        bundles=bundle_records(session),
     )
 
 

@@ -3,13 +3,21 @@ also check what a laptop runs. Unpacking refuses anything but plain relative YAM
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from fleetward.bundle.errors import BundleFormatError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from fleetward.bundle.document import Bundle
+    from fleetward.policy.catalogue import Catalogue
 
 MAX_FILES = 2000
 MAX_FILE_BYTES = 512 * 1024
@@ -64,3 +72,30 @@ def unpack_to(files: Mapping[str, str], target: Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def catalogue_from_files(files: Mapping[str, str]) -> Catalogue:
+    """Load the catalogue a bundle carries with the same loader lint uses (PolicyLoadError if it
+    does not load), through a scratch directory that is removed afterwards."""
+    from fleetward.policy.catalogue import load_catalogue
+
+    with tempfile.TemporaryDirectory(prefix="fleetward-bundle-") as scratch:
+        target = Path(scratch) / "policies"
+        unpack_to(files, target)
+        return dataclasses.replace(load_catalogue(target), root=None)  # the scratch dir is gone
+
+
+def bundle_directory(directory: Path, *, version: int, created_at: datetime) -> Bundle:
+    """An unsigned bundle of the catalogue in `directory` (PolicyLoadError if it does not load).
+    Lint it first: `fleetward policies bundle build` does."""
+    from fleetward.bundle.document import build_bundle
+    from fleetward.policy.catalogue import load_catalogue
+
+    catalogue = load_catalogue(directory)
+    return build_bundle(
+        {"files": pack_catalogue_files(directory)},
+        version=version,
+        created_at=created_at,
+        catalogue_digest=catalogue.digest,
+        policy_versions=catalogue.versions(),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,3 +103,21 @@ class SigningKey:
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"{path} holds a {type(key).__name__}; bundles are signed with Ed25519")
         return cls(key)
+
+
+def public_key_list(value: object) -> object:
+    """A settings value (a list, JSON list or comma-separated text) as validated key texts; raises
+    ValueError naming the bad key, so pydantic reports it against the setting."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = (
+            json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+        )
+    if not isinstance(value, list | tuple):
+        return value
+    for item in value:
+        try:
+            PublicKey.from_text(str(item))
+        except KeyFileError as exc:
+            raise ValueError(str(exc)) from exc
+    return [str(item).strip() for item in value]

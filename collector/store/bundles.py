@@ -1,0 +1,155 @@
+"""Every policy bundle ever published, kept whole: the newest is served to agents, and the list
+tells auditors which bundle was in force when.
+
+Publishing checks what the collector can check without the private key: the document's shape,
+the content digest, that it carries a catalogue that loads, that it is signed (by a key this
+collector trusts, when `FLEETWARD_TRUSTED_BUNDLE_KEYS` is set) and that its version moves forward.
+Agents verify the signature again themselves: the collector is a courier, not a trust anchor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from collector.domain.fleet import BundleRecord
+from collector.errors import ApiError
+from collector.store.models import Base
+from collector.store.policies import register_catalogue
+from collector.store.types import JSONDocument, UTCDateTime
+from fleetward.bundle.document import Bundle, check_content_digest, parse_bundle, verify_bundle
+from fleetward.bundle.errors import BundleDigestError, BundleError, BundleSignatureError
+from fleetward.bundle.files import catalogue_from_files, content_files
+from fleetward.bundle.keys import PublicKey
+from fleetward.errors import PolicyError
+from fleetward.policy.catalogue import Catalogue
+
+NOT_VOUCHED = (
+    "this collector has no trusted bundle keys configured (FLEETWARD_TRUSTED_BUNDLE_KEYS), so it "
+    "checked that the bundle is signed but does not vouch for the signer; every agent verifies the "
+    "signature against its own trusted keys"
+)
+
+
+class PolicyBundle(Base):
+    """One published bundle. Never updated or deleted: the audit trail of what laptops were sent."""
+
+    __tablename__ = "policy_bundles"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_by: Mapped[str] = mapped_column(String(200))
+    signer_key_ids: Mapped[list[str]] = mapped_column(JSONDocument())
+    vouched_by: Mapped[str | None] = mapped_column(String(64))  # the trusted key that verified it here
+    policy_count: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)  # the signed bundle, canonical JSON, byte for byte
+
+
+@dataclass(frozen=True)
+class Published:
+    row: PolicyBundle
+    already: bool  # the very same bundle was published before: nothing changed
+    note: str | None
+
+
+def check_publishable(bundle: Bundle, trusted: Sequence[PublicKey]) -> tuple[Catalogue, str | None]:
+    """What a bundle must be before it is stored; returns its catalogue and the vouching key id.
+    Raises ApiError 422 with a stable code naming what is wrong."""
+    try:
+        check_content_digest(bundle)
+    except BundleDigestError as exc:
+        raise ApiError(422, "bundle_digest_mismatch", str(exc)) from exc
+    if not bundle.signatures:
+        raise ApiError(
+            422,
+            "bundle_unsigned",
+            f"bundle {bundle.version} is not signed; sign it with `fleetward policies bundle sign --key KEY` "
+            "on the machine that holds the platform team's key",
+        )
+    vouched_by: str | None = None
+    if trusted:
+        try:
+            vouched_by = verify_bundle(bundle, trusted).key_id
+        except BundleSignatureError as exc:
+            raise ApiError(422, "bundle_signature_invalid", str(exc)) from exc
+    try:
+        catalogue = catalogue_from_files(content_files(bundle.content))
+    except (BundleError, PolicyError) as exc:
+        raise ApiError(
+            422,
+            "bundle_invalid",
+            f"bundle {bundle.version} does not carry a catalogue that loads: {exc}; run "
+            "`fleetward policies lint` and build it again",
+        ) from exc
+    return catalogue, vouched_by
+
+
+def publish_bundle(
+    session: Session, bundle: Bundle, trusted: Sequence[PublicKey], *, now: datetime, by: str
+) -> Published:
+    """Store a bundle newer than every stored one and register its policies, in one transaction."""
+    catalogue, vouched_by = check_publishable(bundle, trusted)
+    digest = bundle.digest
+    existing = session.get(PolicyBundle, bundle.version)
+    if existing is not None and existing.digest == digest:
+        return Published(existing, already=True, note="this bundle was already published; nothing changed")
+    newest = newest_bundle(session)
+    if newest is not None and bundle.version <= newest.version:
+        raise ApiError(
+            409,
+            "bundle_not_newer",
+            f"bundle {bundle.version} is not newer than bundle {newest.version} published at "
+            f"{newest.published_at.isoformat()}; agents never move back. Build it again with a higher "
+            "--version",
+            {"newest_version": newest.version},
+        )
+    row = PolicyBundle(
+        version=bundle.version,
+        digest=digest,
+        created_at=bundle.manifest.created_at,
+        published_at=now,
+        published_by=by,
+        signer_key_ids=[s.key_id for s in bundle.signatures],
+        vouched_by=vouched_by,
+        policy_count=len(catalogue.policies),
+        document=bundle.to_bytes().decode("utf-8"),
+    )
+    session.add(row)
+    register_catalogue(session, catalogue.policies, now)
+    session.flush()
+    return Published(row, already=False, note=None if trusted else NOT_VOUCHED)
+
+
+def newest_bundle(session: Session) -> PolicyBundle | None:
+    newest = session.scalar(select(func.max(PolicyBundle.version)))
+    return None if newest is None else session.get(PolicyBundle, newest)
+
+
+def list_bundles(session: Session) -> list[PolicyBundle]:
+    return list(session.scalars(select(PolicyBundle).order_by(PolicyBundle.version)))
+
+
+def bundle_records(session: Session) -> tuple[BundleRecord, ...]:
+    """What reports name as "bundles in force" (`FleetHistory.bundles`)."""
+    rows = session.execute(
+        select(
+            PolicyBundle.version, PolicyBundle.digest, PolicyBundle.published_at, PolicyBundle.created_at
+        ).order_by(PolicyBundle.version)
+    )
+    return tuple(BundleRecord(version=v, digest=d, published_at=p, created_at=c) for v, d, p, c in rows)
+
+
+def register_newest_bundle(session: Session, now: datetime) -> int:
+    """At startup, after the shipped catalogue: the newest published bundle's policies are the
+    current definitions (titles, frameworks, versions). Returns how many were registered."""
+    row = newest_bundle(session)
+    if row is None:
+        return 0
+    bundle = parse_bundle(row.document.encode("utf-8"))
+    return register_catalogue(session, catalogue_from_files(content_files(bundle.content)).policies, now)
