@@ -17,6 +17,7 @@ from collector.api.access import AccessMiddleware
 from collector.api.deps import AppContext
 from collector.api.errors import install_error_handlers
 from collector.api.limits import BodyLimitMiddleware, RateLimiter
+from collector.api.openapi import install_openapi
 from collector.observability import Metrics
 from collector.reports import api as reports_api
 from collector.settings import CollectorSettings
@@ -64,6 +65,7 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    install_openapi(app)
     for router in (devices_write.router, fleet.router, admin.router, ops.router, reports_api.router, ui.router):
         app.include_router(router)
     app.include_router(bundles.router)

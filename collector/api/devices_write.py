@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import IntegrityError
 
 from collector.api.deps import Context, DevicePrincipal
+from collector.api.schemas import EARLIEST
 from collector.errors import ApiError
 from collector.observability import logger
 from collector.store.enrollment import enroll
@@ -96,6 +97,13 @@ def _check(report: Report, ctx: Context) -> None:
             "invalid_request",
             f"the report lists policy {repeated[0]!r} more than once; send one result per policy",
             {"policy_ids": repeated},
+        )
+    if report.observed_at < EARLIEST:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"observed_at is before {EARLIEST.year}; check the device's clock (NTP)",
+            {"observed_at": report.observed_at.isoformat()},
         )
     latest = ctx.clock.now() + ctx.settings.max_clock_skew
     if report.observed_at > latest:

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from collector.api.deps import Context, Reader
@@ -20,6 +19,7 @@ from collector.api.schemas import (
     DeviceInfo,
     DevicePage,
     FleetState,
+    Instant,
     PairState,
     PlatformCounts,
     PolicyCounts,
@@ -73,9 +73,7 @@ def _tally(counter: Counter[str]) -> StatusCounts:
 def get_fleet_state(
     ctx: Context,
     _who: Reader,
-    at: Annotated[
-        AwareDatetime | None, Query(description="ISO 8601 instant with offset; default now")
-    ] = None,
+    at: Annotated[Instant | None, Query(description="ISO 8601 instant with offset; default now")] = None,
     policy: PolicyFilter = None,
     platform: Platform | None = None,
     practice: PracticeFilter = None,
@@ -194,10 +192,8 @@ def get_device_history(
     ctx: Context,
     _who: Reader,
     policy: PolicyFilter = None,
-    since: Annotated[
-        AwareDatetime | None, Query(description="Only runs still going at or after this")
-    ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Only runs started at or before this")] = None,
+    since: Annotated[Instant | None, Query(description="Only runs still going at or after this")] = None,
+    until: Annotated[Instant | None, Query(description="Only runs started at or before this")] = None,
 ) -> DeviceHistory:
     with ctx.db.read() as session:
         device = session.get(Device, device_id)

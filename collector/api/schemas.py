@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from fleetward.policy.model import Platform
 from fleetward.policy.verdict import Status
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"instant must be between {EARLIEST.year} and {LATEST.year}")
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Practice = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
 AuditStatusName = Literal["pass", "in_grace", "fail", "error", "waived", "not_applicable", "stale"]
@@ -75,7 +86,7 @@ class WaiverCreate(_Body):
     practice: Practice | None = None
     justification: Annotated[str, StringConstraints(min_length=10, max_length=4000, strip_whitespace=True)]
     owner: Name
-    expires_at: AwareDatetime
+    expires_at: Instant
 
 
 class WaiverInfo(_Body):

@@ -29,10 +29,12 @@ def test_tokens_and_secrets_from_the_cli_work_over_http(tmp_path: Path) -> None:
     )
     assert code == 0
     token = token.strip()
-    assert token.startswith("fwt_") and len(token) > 40
+    assert token.startswith("fwt_")
+    assert len(token) > 40
     assert "not shown again" in note
     code, listing, _ = _run("token", "list", "--database-url", url)
-    assert "DSPT auditor" in listing and token not in listing
+    assert "DSPT auditor" in listing
+    assert token not in listing
     code, secret, _ = _run(
         "enroll-secret", "create", "--practice", "Y01234", "--expires-in", "P7D", "--database-url", url
     )
@@ -54,14 +56,18 @@ def test_tokens_and_secrets_from_the_cli_work_over_http(tmp_path: Path) -> None:
 def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.db'}"
     code, _, err = _run("token", "list", "--database-url", url)
-    assert code == 1 and "fleetward collector migrate" in err
+    assert code == 1
+    assert "fleetward collector migrate" in err
     _run("migrate", "--database-url", url)
     code, _, err = _run("enroll-secret", "create", "--expires-in", "thirty days", "--database-url", url)
-    assert code == 1 and "ISO 8601" in err
+    assert code == 1
+    assert "ISO 8601" in err
     code, _, err = _run("token", "create", "--name", "x", "--role", "device", "--database-url", url)
-    assert code == 1 and "auditor or admin" in err
+    assert code == 1
+    assert "auditor or admin" in err
     code, _, err = _run("token", "revoke", "tok_missing", "--database-url", url)
-    assert code == 1 and "does not exist" in err
+    assert code == 1
+    assert "does not exist" in err
 
 
 def test_the_cli_module_imports_no_server_stack() -> None:
