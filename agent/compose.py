@@ -140,6 +140,9 @@ def build_agent(
         clock=clock,
         heartbeat=timedelta(minutes=settings.heartbeat_minutes),
     )
+    from agent.bundle_updates import attach_bundles
+
+    attach_bundles(service, settings, db=db, outbox=outbox, keys=enroller, transport=transport)
     return Agent(settings, clock, stop, db, outbox, service, enroller, client)
 
 

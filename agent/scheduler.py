@@ -4,7 +4,8 @@
   re-draws it after each run, so a fleet that booted together spreads out), then flush at once so
   transitions leave immediately;
 - flush every `flush_every` (the uploader's own backoff decides whether it actually sends);
-- the heartbeat snapshot is decided inside the evaluate step by the injected clock.
+- the heartbeat snapshot is decided inside the evaluate step by the injected clock;
+- before each evaluation, one conditional GET for a newer signed policy bundle (agent.bundle_updates).
 
 SIGTERM/SIGINT set the stop event: the current step finishes (an evaluation in progress stops between
 queries and records nothing), the loop exits, the database is closed cleanly. `sleep` is injected
@@ -31,6 +32,8 @@ MAX_NAP_SECONDS = 5.0
 
 
 class Steps(Protocol):
+    def bundle_step(self) -> object: ...
+
     def evaluate_step(self) -> object: ...
 
     def flush_step(self, *, force: bool = False) -> object: ...
@@ -84,6 +87,7 @@ class AgentLoop:
     def _evaluate_then_flush(self) -> None:
         if self._stop.is_set():
             return
+        self._steps.bundle_step()  # a newer signed bundle, if any, is used by this evaluation
         try:
             self._steps.evaluate_step()
         except EvaluationInterrupted:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from agent.drift import PolicyStateStore, detect_drift
 from agent.evaluation import Evaluation, Evaluator
@@ -28,6 +29,10 @@ from fleetward.wire import EventKind, Report, ReportKind
 
 LAST_SNAPSHOT = "evaluation.last_snapshot"
 LAST_EVALUATION_FAILURE = "evaluation.last_failure"
+
+if TYPE_CHECKING:
+    from agent.bundle_updates import BundleCheck, BundleUpdater
+    from fleetward.policy.catalogue import Catalogue
 
 log = logging.getLogger("fleetward.agent")
 
@@ -60,6 +65,8 @@ class AgentService:
         self._clock = clock
         self._heartbeat = heartbeat
         self._osquery_down = False
+        self.bundles: BundleUpdater | None = None  # set by the composition root (agent.bundle_updates)
+        self.bundle_version: int | None = None  # of the signed bundle in force; None: the install's own
 
     def evaluate_step(self) -> StepOutcome:
         try:
@@ -87,6 +94,13 @@ class AgentService:
         )
         return StepOutcome(evaluation, stored, len(changed))
 
+    def bundle_step(self) -> BundleCheck | None:
+        """Check for a newer signed policy bundle; once one activates, the next evaluation uses it."""
+        return None if self.bundles is None else self.bundles.apply(self.bundles.check(), self)
+
+    def use_catalogue(self, catalogue: Catalogue) -> None:
+        self.evaluator.catalogue = catalogue
+
     def flush_step(self, *, force: bool = False) -> FlushResult | None:
         if self.uploader is None:
             return None
@@ -99,9 +113,9 @@ class AgentService:
 
     def _report_for(self, evaluation: Evaluation, changed: Sequence[Result]) -> Report | None:
         if self._snapshot_due(evaluation.observed_at):
-            return _report(ReportKind.SNAPSHOT, evaluation, evaluation.results)
+            return _report(ReportKind.SNAPSHOT, evaluation, evaluation.results, self.bundle_version)
         if changed or self.outbox.pending_events():
-            return _report(ReportKind.TRANSITION, evaluation, changed)
+            return _report(ReportKind.TRANSITION, evaluation, changed, self.bundle_version)
         return None
 
     def _snapshot_due(self, now: datetime) -> bool:
@@ -117,12 +131,15 @@ class AgentService:
         return StepOutcome(None, None, 0, problem=message)
 
 
-def _report(kind: ReportKind, evaluation: Evaluation, results: Sequence[Result]) -> Report:
+def _report(
+    kind: ReportKind, evaluation: Evaluation, results: Sequence[Result], bundle_version: int | None
+) -> Report:
     return Report(
         report_id=uuid.uuid4(),
         kind=kind,
         observed_at=evaluation.observed_at,
         agent_version=__version__,
+        bundle_version=bundle_version,
         policy_versions={r.policy_id: r.policy_version for r in results},
         results=list(results),
     )
