@@ -132,6 +132,7 @@ def test_a_new_baseline_month_reaches_the_laptop_and_its_failure_is_recorded_aga
             device_id = agent.enroller.current().device_id  # type: ignore[union-attr]
             history = http.get(f"/v1/devices/{device_id}/history", params={"policy": WINDOWS_PATCH}).json()
             bundles = http.get("/v1/policies/bundles").json()
+            report = http.get("/v1/reports/json").json()
             http.close()
         finally:
             agent.close()
@@ -166,6 +167,7 @@ def test_a_new_baseline_month_reaches_the_laptop_and_its_failure_is_recorded_aga
         (NOVEMBER, True),
     ]
     assert bundles[0]["in_force_until"] == bundles[1]["published_at"]
+    assert [(b["version"], b["in_force"]) for b in report["bundles"]] == [(OCTOBER, False), (NOVEMBER, True)]
 
 
 def test_publish_refusals_are_clear_and_have_their_exit_statuses(
