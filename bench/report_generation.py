@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.domain.fleet import BundleRecord, DeviceRecord, FleetHistory, PolicyRecord  # noqa: E402
-from collector.domain.runs import Run  # noqa: E402
-from collector.domain.state import Waiver  # noqa: E402
-from fleetward.policy.model import Platform  # noqa: E402
-from fleetward.policy.verdict import Status  # noqa: E402
+from collector.domain.fleet import BundleRecord, DeviceRecord, FleetHistory, PolicyRecord
+from collector.domain.runs import Run
+from collector.domain.state import Waiver
+from fleetward.policy.model import Platform
+from fleetward.policy.verdict import Status
 
 AT = datetime(2026, 11, 30, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -43,10 +43,14 @@ def synthetic_history(devices: int, policies: int = 15, seed: int = 7) -> FleetH
     platforms = (Platform.WINDOWS, Platform.DARWIN, Platform.LINUX)
     policy_records = tuple(
         PolicyRecord(
-            id=f"policy-{i:02d}", title=f"Synthetic policy {i}", severity="high", platforms=platforms,
-            grace=timedelta(days=14 if i % 3 == 0 else 0), version=f"v{i}",
+            id=f"policy-{i:02d}",
+            title=f"Synthetic policy {i}",
+            severity="high",
+            platforms=platforms,
+            grace=timedelta(days=14 if i % 3 == 0 else 0),
+            version=f"v{i}",
             frameworks={"dspt": (f"9.{i % 5}.1",), "cyber-essentials": (f"A{i % 8}.1",)},
-        )  # fmt: skip
+        )
         for i in range(policies)
     )
     device_records = []
@@ -71,7 +75,9 @@ def synthetic_history(devices: int, policies: int = 15, seed: int = 7) -> FleetH
                 pair.append(Run(Status.PASS, policy.version, start, failed_at - DAY / 24))
                 pair.append(Run(Status.FAIL, policy.version, failed_at, last_seen, evidence))
             elif roll < 0.065:
-                pair.append(Run(Status.ERROR, policy.version, start, last_seen, (), "no such table: bitlocker_info"))
+                pair.append(
+                    Run(Status.ERROR, policy.version, start, last_seen, (), "no such table: bitlocker_info")
+                )
             elif roll < 0.1:  # failed once and was fixed
                 fixed = start + rng.random() * 40 * DAY
                 pair.append(Run(Status.FAIL, policy.version, start, fixed - DAY, evidence))
@@ -81,10 +87,14 @@ def synthetic_history(devices: int, policies: int = 15, seed: int = 7) -> FleetH
             runs[(device_id, policy.id)] = tuple(pair)
     waivers = tuple(
         Waiver(
-            id=f"w-{i}", policy_id=policy_records[i % policies].id, justification="Clinical system constraint",
-            owner="ICB IT", granted_at=AT - 40 * DAY, expires_at=AT + (i % 60 - 20) * DAY,
+            id=f"w-{i}",
+            policy_id=policy_records[i % policies].id,
+            justification="Clinical system constraint",
+            owner="ICB IT",
+            granted_at=AT - 40 * DAY,
+            expires_at=AT + (i % 60 - 20) * DAY,
             device_id=f"dev-{rng.randrange(devices):06d}",
-        )  # fmt: skip
+        )
         for i in range(max(1, devices // 200))
     )
     return FleetHistory(
@@ -116,14 +126,18 @@ def measure_one(fmt: str, devices: int) -> dict[str, float | int | str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--one", choices=FORMATS, help="measure one format in this process (prints JSON)")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure_one(args.one, args.devices)))
         return
-    print("| format | devices | pairs | build_report s | render s | report total s | output MiB | peak RSS MiB |")
+    print(
+        "| format | devices | pairs | build_report s | render s | report total s | output MiB | peak RSS MiB |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for fmt in FORMATS:
         out = subprocess.run(

@@ -6,10 +6,11 @@ browser tests skip, and fail when CI is set.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,17 +32,32 @@ def artifact(name: str) -> Path:
     return path
 
 
+_SHARED: dict[str, Any] = {}
+
+
+def _shared_browser(executable: str) -> Any:
+    """One playwright and one Chromium per test process: the report and dashboard test folders
+    each declare the fixture, and playwright's sync API cannot run twice at once."""
+    if "browser" not in _SHARED:
+        from playwright.sync_api import sync_playwright
+
+        playwright = sync_playwright().start()
+        _SHARED["browser"] = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+
+        def stop() -> None:
+            _SHARED.pop("browser").close()
+            playwright.stop()
+
+        atexit.register(stop)
+    return _SHARED["browser"]
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Any:
     executable = chromium_path()
     if executable is None:
         message = "Chromium not found: run scripts/ensure-chromium.sh or set FLEETWARD_CHROMIUM"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    return _shared_browser(executable)
