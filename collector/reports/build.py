@@ -129,7 +129,10 @@ def _counts() -> dict[AuditStatus, int]:
 
 
 def _rate(counts: StatusCounts) -> Rate:
-    return Rate.of(sum(n for s, n in counts.items() if s.compliant), sum(counts.values()))
+    """Compliant pairs among the pairs a policy applies to: a policy that cannot apply to a device
+    is neither evidence of compliance nor of its absence, so not_applicable stays out of both."""
+    applicable = {s: n for s, n in counts.items() if s is not AuditStatus.NOT_APPLICABLE}
+    return Rate.of(sum(n for s, n in applicable.items() if s.compliant), sum(applicable.values()))
 
 
 def _days(delta: timedelta) -> float:

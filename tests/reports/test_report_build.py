@@ -44,10 +44,12 @@ def test_every_status_is_reported_for_the_pair_that_has_it() -> None:
     assert not any(device == "dev-later" for device, _ in got)  # enrolled after the instant
 
 
-def test_rates_count_pass_na_waived_and_in_grace_as_compliant() -> None:
+def test_rates_count_pass_waived_and_in_grace_as_compliant_among_applicable_pairs() -> None:
     summary = build().summary
-    assert (summary.pairs.compliant, summary.pairs.total) == (17, 26)
-    assert summary.pairs.rate == round(17 / 26, 6)
+    # 26 pairs, one of them not_applicable: it counts in neither the compliant pairs nor the total
+    assert summary.status_counts[AuditStatus.NOT_APPLICABLE] == 1
+    assert (summary.pairs.compliant, summary.pairs.total) == (16, 25)
+    assert summary.pairs.rate == round(16 / 25, 6)
     # compliant devices: pass, grace, waived, na, reenrolled
     assert (summary.devices_compliant.compliant, summary.devices_compliant.total) == (5, 9)
     assert summary.status_counts[AuditStatus.STALE] == 6
