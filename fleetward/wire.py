@@ -115,6 +115,14 @@ ErrorCode = Literal[
     "device_key_invalid",
     "conflict",
     "unsupported_media_type",
+    "not_ready",
+    "internal_error",
+    "no_bundle",
+    "bundle_invalid",
+    "bundle_unsigned",
+    "bundle_digest_mismatch",
+    "bundle_signature_invalid",
+    "bundle_not_newer",
 ]
 
 
