@@ -41,8 +41,6 @@ def run_demo(
     start: datetime = DEFAULT_START,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoOutcome:
-    from collector.store.credentials import Hasher, Role, create_api_token
-    from collector.store.engine import Database
     from collector.store.migrate import upgrade_to_head
     from fleetward.policy.catalogue import load_catalogue
     from fleetward.sim.runner import FleetSimulation
@@ -62,17 +60,7 @@ def run_demo(
         start=start,
     )  # fmt: skip
     clock = ManualClock(start - timedelta(hours=1))
-    db = Database.from_url(url)
-    with db.write() as session:
-        admin = create_api_token(
-            session,
-            Hasher(),
-            name="demo admin",
-            role=Role.ADMIN,
-            now=clock.now(),
-            created_by="fleetward demo",
-        )
-    db.dispose()
+    admin_token = bootstrap_admin(url, clock.now())
 
     with (
         tempfile.TemporaryDirectory(prefix="fleetward-demo-", dir=_fast_tmp()) as work,
@@ -80,7 +68,7 @@ def run_demo(
     ):
         simulation = FleetSimulation(
             plan, templates=templates, catalogue=catalogue, collector_url=collector.url,
-            admin_token=admin.secret, clock=clock, work_dir=Path(work),
+            admin_token=admin_token, clock=clock, work_dir=Path(work),
         )  # fmt: skip
         try:
             simulation.run(progress)
@@ -89,6 +77,27 @@ def run_demo(
     truth_path = write_truth(out / "ground-truth.json", simulation, catalogue)
     reports, summary = write_reports(url, out, plan, generated_at=plan.end)
     return DemoOutcome(plan, url, reports, simulation.reports_delivered, summary, truth_path)
+
+
+def bootstrap_admin(database_url: str, now: datetime) -> str:
+    """An admin token written straight into the store, as `fleetward collector token create` does."""
+    from collector.store.credentials import Hasher, Role, create_api_token
+    from collector.store.engine import Database
+
+    db = Database.from_url(database_url)
+    try:
+        with db.write() as session:
+            issued = create_api_token(
+                session,
+                Hasher(),
+                name="simulation admin",
+                role=Role.ADMIN,
+                now=now,
+                created_by="fleetward demo",
+            )
+    finally:
+        db.dispose()
+    return issued.secret
 
 
 def write_reports(

@@ -24,6 +24,7 @@ from fleetward.recorded.engine import RecordedEngine
 from fleetward.recorded.model import RecordedDevice
 from fleetward.sim.plan import SimDevice, SimulationPlan, WaiverPlan
 from fleetward.sim.state import device_state
+from fleetward.wire import Report
 
 if TYPE_CHECKING:
     from agent.compose import Agent
@@ -128,8 +129,11 @@ class FleetSimulation:
         admin_token: str,
         clock: ManualClock,
         work_dir: Path,
+        keep_reports: bool = False,
     ) -> None:
         self.plan = plan
+        # Every report the agents wrote, for the storage benchmark's full-history counterfactual.
+        self.reports: list[Report] | None = [] if keep_reports else None
         self.catalogue = catalogue
         self.collector_url = collector_url.rstrip("/")
         self.clock = clock
@@ -176,6 +180,8 @@ class FleetSimulation:
         agent = laptop.agent or self._start_agent(laptop)
         self._refresh_engine(laptop, at)
         outcome = agent.service.evaluate_step()
+        if self.reports is not None and outcome.report is not None:
+            self.reports.append(outcome.report)
         if outcome.evaluation is not None:
             self._observe(device.index, outcome.evaluation.results, at)
         offline = device.offline is not None and device.offline[0] <= day < device.offline[1]
