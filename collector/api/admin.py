@@ -69,6 +69,7 @@ def revoke_token(token_id: Ident, ctx: Context, who: Admin) -> TokenInfo:
         info = token_info(
             credentials.revoke_api_token(session, token_id, now=ctx.clock.now(), by=_actor(who))
         )
+    ctx.principals.forget_all()
     logger().info("token revoked", extra={"token_id": token_id, "by": who.subject})
     return info
 

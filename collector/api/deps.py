@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,6 +19,34 @@ from collector.store.policies import PolicyRegistry
 from fleetward.clock import Clock
 
 
+class PrincipalCache:
+    """Recently verified credentials, so a laptop's every report does not cost a lookup.
+
+    Per process and short-lived: a revoked token or replaced device key keeps working for at
+    most `ttl` seconds in another API process (this process forgets at once, see `forget_all`).
+    Only successful lookups are kept; keys are credential digests, never credentials.
+    """
+
+    def __init__(self, ttl: float = 5.0, max_entries: int = 100_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        found = self._entries.get(digest)
+        if found is None or found[1] < time.monotonic():
+            return None
+        return found[0]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (principal, time.monotonic() + self.ttl)
+
+    def forget_all(self) -> None:
+        self._entries.clear()
+
+
 @dataclass
 class AppContext:
     settings: CollectorSettings
@@ -27,6 +56,7 @@ class AppContext:
     registry: PolicyRegistry
     metrics: Metrics
     limiter: RateLimiter
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 
 def context(request: Request) -> AppContext:
@@ -49,8 +79,13 @@ def _authenticate(
             "send `Authorization: Bearer <token>` (a device key, or an API token for people)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with ctx.db.read() as session:
-        principal = resolve_bearer(session, ctx.hasher, credentials.credentials)
+    digest = ctx.hasher.digest(credentials.credentials)
+    principal = ctx.principals.get(digest)
+    if principal is None:
+        with ctx.db.read() as session:
+            principal = resolve_bearer(session, ctx.hasher, credentials.credentials)
+        if principal is not None:
+            ctx.principals.put(digest, principal)
     if principal is None:
         if device:
             raise ApiError(

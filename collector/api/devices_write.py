@@ -39,6 +39,8 @@ def post_enroll(body: EnrollRequest, ctx: Context) -> EnrollResponse:
         except IntegrityError as exc:  # the same hardware enrolling twice at once
             if attempt:
                 raise ApiError(409, "conflict", "this device is enrolling concurrently; retry") from exc
+    if enrolled.reenrolled:
+        ctx.principals.forget_all()  # the device's previous key was just revoked
     ctx.metrics.enrollments.labels(reenrolled=str(enrolled.reenrolled).lower()).inc()
     logger().info(
         "device enrolled",

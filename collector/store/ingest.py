@@ -46,10 +46,14 @@ def ingest_report(
 ) -> IngestOutcome:
     report_id = str(report.report_id)
     # Serialise a device's reports (PostgreSQL row lock; SQLite holds the write lock already).
-    device = session.execute(select(Device).where(Device.id == device_id).with_for_update()).scalar_one()
-    known = session.get(IngestedReport, report_id)
+    last_report_at = session.execute(
+        select(Device.last_report_at).where(Device.id == device_id).with_for_update()
+    ).scalar_one()
+    known = session.execute(
+        select(IngestedReport.device_id).where(IngestedReport.report_id == report_id)
+    ).scalar_one_or_none()
     if known is not None:
-        if known.device_id != device_id:
+        if known != device_id:
             raise ApiError(
                 403,
                 "forbidden",
@@ -81,27 +85,43 @@ def ingest_report(
             transitions += _place_out_of_order(session, device_id, result.policy_id, obs, report_id, validity)
     batch.flush(session)
 
-    session.add(
-        IngestedReport(
-            report_id=report_id,
-            device_id=device_id,
-            kind=report.kind.value,
-            observed_at=observed_at,
-            received_at=received_at,
-            agent_version=report.agent_version,
-            bundle_version=report.bundle_version,
-            result_count=len(report.results),
-            transitions=transitions,
+    session.execute(
+        insert(IngestedReport),
+        [
+            {
+                "report_id": report_id,
+                "device_id": device_id,
+                "kind": report.kind.value,
+                "observed_at": observed_at,
+                "received_at": received_at,
+                "agent_version": report.agent_version,
+                "bundle_version": report.bundle_version,
+                "result_count": len(report.results),
+                "transitions": transitions,
+            }
+        ],
+    )
+    if report.events:
+        session.execute(
+            insert(AgentEventRow),
+            [
+                {
+                    "device_id": device_id,
+                    "report_id": report_id,
+                    "kind": e.kind.value,
+                    "at": e.at,
+                    "message": e.message,
+                }
+                for e in report.events
+            ],
         )
-    )
-    session.add_all(
-        AgentEventRow(device_id=device_id, report_id=report_id, kind=e.kind.value, at=e.at, message=e.message)
-        for e in report.events
-    )
-    if device.last_report_at is None or observed_at >= device.last_report_at:
-        device.last_report_at = observed_at
-        device.agent_version = report.agent_version
-    session.flush()
+    if last_report_at is None or observed_at >= last_report_at:
+        session.execute(
+            update(Device)
+            .where(Device.id == device_id)
+            .values(last_report_at=observed_at, agent_version=report.agent_version)
+            .execution_options(synchronize_session=False)
+        )
     return IngestOutcome(duplicate=False, transitions=transitions, registered=frozenset(registered))
 
 

@@ -164,3 +164,13 @@ def test_unknown_paths_and_methods_use_the_error_shape(fleet: Fleet) -> None:
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     wrong = fleet.client.delete("/v1/reports")
     assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")
+
+
+def test_a_revoked_token_stops_working_at_once(fleet: Fleet) -> None:
+    created = fleet.client.post(
+        "/v1/admin/tokens", json={"name": "temp auditor", "role": "auditor"}, headers=bearer(fleet.admin)
+    ).json()
+    assert fleet.client.get("/v1/devices", headers=bearer(created["token"])).status_code == 200
+    fleet.client.post(f"/v1/admin/tokens/{created['id']}/revoke", headers=bearer(fleet.admin))
+    denied = fleet.client.get("/v1/devices", headers=bearer(created["token"]))
+    assert (denied.status_code, denied.json()["code"]) == (401, "unauthenticated")
