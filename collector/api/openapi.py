@@ -55,12 +55,16 @@ def _rewrite(document: dict[str, Any]) -> dict[str, Any]:
     schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     for schema_name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(schema_name, None)
-    for item in document.get("paths", {}).values():
+    for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if method not in _METHODS:
                 continue
             responses = operation.setdefault("responses", {})
-            codes = {"422", "405", "404"}
+            codes = set()
+            if operation.get("parameters") or "requestBody" in operation:
+                codes.add("422")
+            if "{" in path:
+                codes.add("404")
             if "requestBody" in operation:
                 codes |= {"400", "413"}
             if operation.get("security"):

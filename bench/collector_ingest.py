@@ -1,0 +1,283 @@
+"""Sustained ingestion: reports per second (15 results each) against a real collector on PostgreSQL.
+
+    .venv/bin/python bench/collector_ingest.py [--workers 2] [--devices 2000] [--concurrency 32] [--seconds 30]
+
+A scratch database `fleetward_bench_<random>` on 127.0.0.1:5432 is migrated; `fleetward collector
+serve` runs as its own process (uvicorn, N workers) on loopback; the load generator runs in
+another process (asyncio + httpx, keep-alive), enrolls the devices over HTTP, then keeps
+`concurrency` reports in flight for the measured period. Each device's reports go in order
+(observed one hour apart), 5% of results change status (transitions), the rest confirm the
+current run. Reported: reports/s over the measured period (after a warm-up), latency
+percentiles, non-2xx count. As a reference limit, the database alone is then measured doing
+the same writes per report (one transaction: report row + 15 run updates) from one connection.
+The database is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import create_engine, text
+
+ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+POLICIES = [f"bench-policy-{n:02d}" for n in range(15)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _results(rnd: random.Random, state: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    for policy in POLICIES:
+        if rnd.random() < 0.05:
+            state[policy] = "fail" if state.get(policy, "pass") == "pass" else "pass"
+        status = state.setdefault(policy, "pass")
+        out.append(
+            {
+                "policy_id": policy,
+                "policy_version": "v1",
+                "status": status,
+                "evidence": [{"name": "C:", "protection_status": "1" if status == "pass" else "0"}],
+                "duration_ms": 3.5,
+            }
+        )
+    return out
+
+
+async def _drive(base: str, secret: str, args: argparse.Namespace, out: Any) -> None:
+    rnd = random.Random(7)
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        devices = []
+        for n in range(args.devices):
+            body = {
+                "enroll_secret": secret,
+                "host": {"uuid": f"BENCH-{n}", "hostname": f"GP-{n:05d}", "platform": "windows"},
+            }
+            enrolled = (await client.post("/v1/enroll", json=body)).json()
+            devices.append(enrolled["device_key"])
+        start_at = datetime.now(UTC) - timedelta(days=60)
+        latencies: list[float] = []
+        failures = 0
+        sent = 0
+        measuring = False
+        stop = False
+
+        async def worker(index: int) -> None:
+            nonlocal failures, sent
+            mine = devices[index :: args.concurrency]
+            states: list[dict[str, str]] = [{} for _ in mine]
+            step = 0
+            while not stop:
+                for slot, key in enumerate(mine):
+                    if stop:
+                        return
+                    report = {
+                        "report_id": str(uuid.uuid4()),
+                        "kind": "snapshot",
+                        "observed_at": (start_at + timedelta(hours=step)).isoformat(),
+                        "agent_version": "0.1.0",
+                        "policy_versions": dict.fromkeys(POLICIES, "v1"),
+                        "results": _results(rnd, states[slot]),
+                    }
+                    began = time.perf_counter()
+                    response = await client.post(
+                        "/v1/reports", json=report, headers={"Authorization": f"Bearer {key}"}
+                    )
+                    if measuring:
+                        latencies.append(time.perf_counter() - began)
+                        sent += 1
+                        if response.status_code != 200:
+                            failures += 1
+                step += 1
+
+        tasks = [asyncio.create_task(worker(i)) for i in range(args.concurrency)]
+        await asyncio.sleep(args.warmup)
+        measuring = True
+        began = time.perf_counter()
+        await asyncio.sleep(args.seconds)
+        measuring = False
+        elapsed = time.perf_counter() - began
+        stop = True
+        await asyncio.gather(*tasks)
+    out.put({"sent": sent, "elapsed": elapsed, "failures": failures, "latencies": latencies})
+
+
+def _generator(base: str, secret: str, args: argparse.Namespace, out: Any) -> None:
+    asyncio.run(_drive(base, secret, args, out))
+
+
+def _database_alone(conninfo: str, reports: int) -> float:
+    """The same writes per report as ingestion, straight to PostgreSQL from one connection."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:  # each `transaction()` a real one
+        device = conn.execute("SELECT id FROM devices LIMIT 1").fetchone()[0]
+        run_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM status_runs WHERE device_id = %s AND next_since IS NULL", (device,)
+            ).fetchall()
+        ]
+        began = time.perf_counter()
+        now = datetime.now(UTC)
+        for n in range(reports):
+            with conn.transaction():
+                conn.execute("SELECT id FROM devices WHERE id = %s FOR UPDATE", (device,))
+                conn.execute(
+                    "INSERT INTO ingested_reports VALUES (%s, %s, 'snapshot', %s, %s, '0.1.0', NULL, 15, 0)",
+                    (str(uuid.uuid4()), device, now + timedelta(seconds=n), now),
+                )
+                conn.execute(
+                    "SELECT id, last_seen FROM status_runs WHERE device_id = %s AND next_since IS NULL",
+                    (device,),
+                ).fetchall()
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "UPDATE status_runs SET last_seen = %s, evidence = %s, last_report_id = %s WHERE id = %s",
+                        [(now + timedelta(seconds=n), '[{"name": "C:"}]', "r", rid) for rid in run_ids],
+                    )
+                conn.execute(
+                    "UPDATE devices SET last_report_at = %s WHERE id = %s",
+                    (now + timedelta(seconds=n), device),
+                )
+        return reports / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--devices", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=float, default=5)
+    args = parser.parse_args()
+
+    from collector.store import migrate
+    from collector.store.credentials import Hasher, create_enroll_secret
+    from collector.store.engine import Database
+    from collector.store.models import Policy, PolicyPlatform
+
+    name = f"fleetward_bench_{secrets.token_hex(4)}"
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    server = None
+    try:
+        migrate(url)
+        db = Database.from_url(url)
+        now = datetime.now(UTC)
+        with db.write() as session:
+            secret = create_enroll_secret(
+                session,
+                Hasher(),
+                name="bench",
+                practice=None,
+                expires_at=now + timedelta(days=1),
+                now=now,
+                created_by="bench",
+            ).secret
+            for policy in POLICIES:
+                session.add(
+                    Policy(
+                        id=policy,
+                        version="v1",
+                        title=policy,
+                        severity="high",
+                        platforms=["windows"],
+                        grace_seconds=0,
+                        frameworks={},
+                        baseline=None,
+                        remediation="",
+                        source="catalogue",
+                        updated_at=now,
+                    )
+                )
+                session.add(PolicyPlatform(policy_id=policy, platform="windows"))
+        db.dispose()
+        port = _free_port()
+        env = {
+            **os.environ,
+            "FLEETWARD_DATABASE_URL": url,
+            "FLEETWARD_PORT": str(port),
+            "FLEETWARD_DEVICE_RATE_PER_MINUTE": "100000",
+            "FLEETWARD_DEVICE_RATE_BURST": "1000",
+        }
+        log = Path(f"/tmp/{name}.log").open("w")  # noqa: SIM115 - lives as long as the server
+        server = subprocess.Popen(
+            [sys.executable, "-m", "collector.cli", "serve", "--workers", str(args.workers)],
+            env=env,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        queue: Any = multiprocessing.Queue()
+        generator = multiprocessing.Process(target=_generator, args=(base, secret, args, queue))
+        generator.start()
+        result = queue.get()
+        generator.join()
+        latencies = sorted(result["latencies"])
+
+        def pct(p: float) -> float:
+            return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+
+        rate = result["sent"] / result["elapsed"]
+        print(
+            f"uvicorn workers={args.workers} devices={args.devices} concurrency={args.concurrency} "
+            f"measured={result['elapsed']:.0f}s"
+        )
+        print(
+            f"sustained: {rate:.0f} reports/s ({rate * 15:.0f} results/s), {result['sent']} reports, "
+            f"{result['failures']} non-200"
+        )
+        print(
+            f"latency ms: p50 {pct(50):.1f}  p95 {pct(95):.1f}  p99 {pct(99):.1f}  max {latencies[-1] * 1000:.1f}  "
+            f"mean {statistics.mean(latencies) * 1000:.1f}"
+        )
+        metrics = httpx.get(base + "/metrics").text
+        transitions = next(
+            (line for line in metrics.splitlines() if line.startswith("fleetward_transitions_total")), ""
+        )
+        print(f"one worker's counter (of {args.workers}): {transitions}")
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+        alone = _database_alone(url.replace("postgresql+psycopg://", "postgresql://"), 3000)
+        print(f"database alone, same writes per report, one connection: {alone:.0f} reports/s")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
