@@ -66,7 +66,14 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
     app.state.ctx = ctx
     install_error_handlers(app)
     install_openapi(app)
-    for router in (devices_write.router, fleet.router, admin.router, ops.router, reports_api.router, ui.router):
+    for router in (
+        devices_write.router,
+        fleet.router,
+        admin.router,
+        ops.router,
+        reports_api.router,
+        ui.router,
+    ):
         app.include_router(router)
     app.include_router(bundles.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
