@@ -14,10 +14,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from collector.api.deps import AppContext, Context, Reader
+from collector.api.schemas import Instant
 from collector.domain.fleet import FleetHistory
 from collector.errors import ApiError
 from collector.reports.errors import ReportInputError
 from collector.reports.history_io import history_to_json
+from fleetward.wire import ErrorBody
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Format = Literal["json", "csv", "html", "pdf"]
@@ -64,14 +66,23 @@ def get_history(ctx: Context, _who: Reader) -> Response:
     return Response(history_to_json(load_fleet_history(ctx)), media_type="application/json")
 
 
-@router.get("/{fmt}", summary="A compliance report (JSON, CSV, HTML or PDF)")
+_REPORT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "The report in the asked format, as a download",
+        "content": {"application/json": {}, "text/csv": {}, "text/html": {}, "application/pdf": {}},
+    },
+    **{code: {"model": ErrorBody} for code in (401, 403, 422)},
+}
+
+
+@router.get("/{fmt}", summary="A compliance report (JSON, CSV, HTML or PDF)", responses=_REPORT_RESPONSES)
 def get_report(
     fmt: Format,
     ctx: Context,
     _who: Reader,
-    at: Annotated[datetime | None, Query(description="Instant (ISO 8601 with offset); default now")] = None,
-    start: Annotated[datetime | None, Query(alias="from", description="Period start (ISO 8601)")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Period end (ISO 8601)")] = None,
+    at: Annotated[Instant | None, Query(description="Instant (ISO 8601 with offset); default now")] = None,
+    start: Annotated[Instant | None, Query(alias="from", description="Period start (ISO 8601)")] = None,
+    end: Annotated[Instant | None, Query(alias="to", description="Period end (ISO 8601)")] = None,
     framework: Annotated[str | None, Query(description="Only this framework's policies")] = None,
 ) -> Response:
     data, media_type, filename = generate(ctx, fmt, at, start, end, framework)
