@@ -40,19 +40,9 @@ _SECURITY_HEADERS = {
 
 @cache
 def _environment() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from collector.reports.render.html_format import template_environment
 
-    from collector.reports.render.html_format import FILTERS
-
-    env = Environment(
-        loader=PackageLoader("collector.ui", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(FILTERS)
-    return env
+    return template_environment("collector.ui")
 
 
 def _page(template: str, status_code: int = 200, **values: Any) -> HTMLResponse:

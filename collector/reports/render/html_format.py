@@ -31,10 +31,15 @@ ATTENTION = (AuditStatus.FAIL, AuditStatus.ERROR, AuditStatus.IN_GRACE, AuditSta
 @cache
 def report_environment() -> Environment:
     """The Jinja2 environment of the report templates: autoescaped, strict about undefined names."""
+    return template_environment("collector.reports")
+
+
+def template_environment(package: str) -> Environment:
+    """Jinja2 for a package's `templates/`: autoescaped, strict, with the report filters (also the UI's)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
-        loader=PackageLoader("collector.reports", "templates"),
+        loader=PackageLoader(package, "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
