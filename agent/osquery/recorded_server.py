@@ -165,9 +165,11 @@ class RecordedOsqueryd:
     def restart(self, down_for: float = 0.0) -> None:
         """Drop every connection and listen again, as osqueryd does when its watchdog respawns it."""
         with self._state_lock:
+            # Unlink first: hanging up wakes the client at once, and a reconnect must not reach the
+            # old listener, which Linux keeps accepting while its accept() poll is still running.
+            self._unlink()
             self._shutdown()
             self.restarts += 1
-            self._unlink()
             if down_for <= 0:
                 self._listen()
                 return

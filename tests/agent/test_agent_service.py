@@ -147,7 +147,9 @@ def test_osqueryd_restarting_mid_run_loses_no_verdict(laptop: Laptop) -> None:
     outcome = laptop.agent.service.evaluate_step()
     assert outcome.evaluation is not None
     assert laptop.osqueryd.restarts == 1
-    assert {r.status for r in outcome.evaluation.results} <= {Status.PASS, Status.NOT_APPLICABLE}
+    assert {r.status for r in outcome.evaluation.results} <= {Status.PASS, Status.NOT_APPLICABLE}, [
+        (r.policy_id, r.error) for r in outcome.evaluation.results if r.status is Status.ERROR
+    ]
 
 
 def test_osquery_gone_is_recorded_once_and_told_to_the_collector(laptop: Laptop) -> None:
