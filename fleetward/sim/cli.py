@@ -78,7 +78,7 @@ def demo_app(
 def _rate(summary: dict[str, object]) -> str:
     pairs = summary.get("pairs")
     if isinstance(pairs, dict) and pairs.get("rate") is not None:
-        return f"{float(pairs['rate']) * 100:.1f}% of device x policy pairs"
+        return f"{float(pairs['rate']) * 100:.1f}% of applicable device x policy pairs"
     return "n/a (no devices)"
 
 
