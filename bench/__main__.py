@@ -160,6 +160,11 @@ def _storage(section: Section) -> list[Figure]:
 
 PLAN: list[tuple[Section, Extract, list[str]]] = [
     (
+        Section("Collector ingestion (SQLite)", "collector_ingest.py", ["--sqlite"]),
+        _ingest,
+        ["--sqlite", "--seconds", "10", "--devices", "300"],
+    ),
+    (
         Section("Collector ingestion (PostgreSQL)", "collector_ingest.py", []),
         _ingest,
         ["--seconds", "10", "--devices", "300"],

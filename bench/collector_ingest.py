@@ -21,10 +21,13 @@ import multiprocessing
 import os
 import random
 import secrets
+import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -161,6 +164,42 @@ def _database_alone(conninfo: str, reports: int) -> float:
         return reports / (time.perf_counter() - began)
 
 
+def _sqlite_alone(path: Path, reports: int) -> float:
+    """The same writes per report, straight to the SQLite file with the collector's pragmas."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        device = conn.execute("SELECT id FROM devices LIMIT 1").fetchone()[0]
+        run_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM status_runs WHERE device_id = ? AND next_since IS NULL", (device,)
+            ).fetchall()
+        ]
+        began = time.perf_counter()
+        now = datetime.now(UTC)
+        for n in range(reports):
+            at = (now + timedelta(seconds=n)).isoformat()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO ingested_reports VALUES (?, ?, 'snapshot', ?, ?, '0.1.0', NULL, 15, 0)",
+                (str(uuid.uuid4()), device, at, now.isoformat()),
+            )
+            conn.execute(
+                "SELECT id, last_seen FROM status_runs WHERE device_id = ? AND next_since IS NULL", (device,)
+            ).fetchall()
+            conn.executemany(
+                "UPDATE status_runs SET last_seen = ?, evidence = ?, last_report_id = ? WHERE id = ?",
+                [(at, '[{"name": "C:"}]', "r", rid) for rid in run_ids],
+            )
+            conn.execute("UPDATE devices SET last_report_at = ? WHERE id = ?", (at, device))
+            conn.execute("COMMIT")
+        return reports / (time.perf_counter() - began)
+    finally:
+        conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -170,7 +209,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument(
+        "--sqlite", action="store_true", help="the embedded default: a SQLite file and one uvicorn worker"
+    )
     args = parser.parse_args()
+    if args.sqlite:
+        args.workers = 1  # one writer: SQLite serialises writes, more processes only contend
 
     from collector.store import migrate
     from collector.store.credentials import Hasher, create_enroll_secret
@@ -179,9 +223,13 @@ def main() -> None:
 
     name = f"fleetward_bench_{secrets.token_hex(4)}"
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    scratch = Path(tempfile.mkdtemp(prefix=name))
+    if args.sqlite:
+        url = f"sqlite:///{scratch / 'collector.sqlite3'}"
+    else:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     server = None
     try:
         migrate(url)
@@ -268,15 +316,20 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         server = None
-        alone = _database_alone(url.replace("postgresql+psycopg://", "postgresql://"), 3000)
+        if args.sqlite:
+            alone = _sqlite_alone(scratch / "collector.sqlite3", 3000)
+        else:
+            alone = _database_alone(url.replace("postgresql+psycopg://", "postgresql://"), 3000)
         print(f"database alone, same writes per report, one connection: {alone:.0f} reports/s")
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not args.sqlite:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
