@@ -105,7 +105,6 @@ class DeviceTruth:
     last_reported: datetime | None = None
     results: dict[str, Result] = field(default_factory=dict)
     failing_since: dict[str, datetime] = field(default_factory=dict)
-    device_id: str | None = None
 
 
 @dataclass

@@ -10,8 +10,10 @@ from fleetward.recorded.model import RecordedDevice
 from fleetward.sim.plan import PatchRelease, SimDevice, SimulationPlan
 
 
-def installed_releases(device: SimDevice, plan: SimulationPlan, build: str, at: datetime) -> list[datetime]:
-    """When each release of the device's build inside the period was installed, up to `at`."""
+def installed_releases(
+    device: SimDevice, plan: SimulationPlan, build: str, at: datetime
+) -> list[tuple[PatchRelease, datetime]]:
+    """Each release of the device's build inside the period installed by `at`, with when, in order."""
     if device.patch_lag_days is None:
         return []
     installs = []
@@ -20,7 +22,7 @@ def installed_releases(device: SimDevice, plan: SimulationPlan, build: str, at: 
             days=device.patch_lag_days
         )
         if installed <= at:
-            installs.append(installed)
+            installs.append((release, installed))
     return installs
 
 
@@ -52,12 +54,12 @@ def _windows_changes(
 ) -> dict[str, list[dict[str, str]]]:
     build = template.first("os_version", "build")
     installs = installed_releases(device, plan, build, at)
-    releases = _in_period(plan, build)
-    revision = releases[len(installs) - 1].revision if installs else device.start_revision
+    revision = installs[-1][0].revision if installs else device.start_revision
     os_version = [dict(template.rows("os_version")[0], revision=revision or "")]
     changes = {"os_version": os_version}
     suspended = device.bitlocker_suspend_days and any(
-        installed <= at < installed + timedelta(days=device.bitlocker_suspend_days) for installed in installs
+        installed <= at < installed + timedelta(days=device.bitlocker_suspend_days)
+        for _, installed in installs
     )
     if suspended:
         changes["bitlocker_info"] = [
