@@ -30,11 +30,11 @@ import psycopg
 
 from fleetward.clock import ManualClock
 from fleetward.policy.catalogue import load_catalogue
-from fleetward.sim.demo import DEFAULT_START, bootstrap_admin
-from fleetward.sim.plan import make_plan
-from fleetward.sim.runner import FleetSimulation
-from fleetward.sim.server import InProcessCollector
-from fleetward.sim.setup import load_templates, patch_releases
+from simulator.demo import DEFAULT_START, bootstrap_admin
+from simulator.plan import make_plan
+from simulator.runner import FleetSimulation
+from simulator.server import InProcessCollector
+from simulator.setup import load_templates, patch_releases
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FULL_HISTORY = """

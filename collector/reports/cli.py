@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="Compliance reports for auditors (HTML, CSV, JSON, PDF) and `verify` for a report's digest.",
+    help="Compliance reports for auditors.",
     add_completion=False,
 )
 

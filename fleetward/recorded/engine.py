@@ -13,7 +13,7 @@ import sqlite3
 from functools import cmp_to_key
 
 from fleetward.errors import QueryError
-from fleetward.policy.model import Platform
+from fleetward.platform import Platform
 from fleetward.recorded import versions
 from fleetward.recorded.model import RecordedDevice
 from fleetward.recorded.schema import OsquerySchema, Table, load_schema

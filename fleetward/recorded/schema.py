@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from fleetward.policy.model import Platform
+from fleetward.platform import Platform
 
 SCHEMA_RESOURCE = "osquery-schema.json"
 

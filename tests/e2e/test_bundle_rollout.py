@@ -26,7 +26,7 @@ from fleetward.cli import app
 from fleetward.clock import ManualClock
 from fleetward.recorded import load_device
 from fleetward.recorded.model import default_devices_dir
-from fleetward.sim.server import InProcessCollector
+from simulator.server import InProcessCollector
 from tests.support.bundles import WINDOWS_PATCH, add_november_floor, catalogue_copy
 from tests.support.osquery_server import RecordedOsqueryd, short_socket_path
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from collector.reports.verify import verify_bytes
-from fleetward.sim.demo import DemoOutcome, run_demo
+from simulator.demo import DemoOutcome, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,8 @@ def test_every_format_verifies_and_csv_has_one_row_per_pair(demo: DemoOutcome) -
 
 def test_the_same_seed_gives_the_same_fleet(demo: DemoOutcome, tmp_path: Path) -> None:
     from fleetward.policy.catalogue import load_catalogue
-    from fleetward.sim.plan import make_plan
-    from fleetward.sim.setup import load_templates, patch_releases
+    from simulator.plan import make_plan
+    from simulator.setup import load_templates, patch_releases
 
     catalogue = load_catalogue()
     again = make_plan(

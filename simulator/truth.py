@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from fleetward.policy.catalogue import Catalogue
 
 if TYPE_CHECKING:
-    from fleetward.sim.runner import FleetSimulation
+    from simulator.runner import FleetSimulation
 
 VALIDITY = timedelta(days=30)
 _NOT_COMPLIANT = ("fail", "error")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fleetward.policy.catalogue import Catalogue
 from fleetward.recorded.model import RecordedDevice, load_devices
-from fleetward.sim.plan import PatchRelease
+from simulator.plan import PatchRelease
 
 
 def load_templates() -> dict[str, RecordedDevice]:

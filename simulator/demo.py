@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fleetward.clock import ManualClock
-from fleetward.sim.plan import SimulationPlan, make_plan
-from fleetward.sim.setup import load_templates, patch_releases
+from simulator.plan import SimulationPlan, make_plan
+from simulator.setup import load_templates, patch_releases
 
 DEFAULT_START = datetime(2026, 5, 31, tzinfo=UTC)  # June 2026's Patch Tuesday falls inside the month
 FORMATS = ("html", "csv", "json", "pdf")
@@ -43,9 +43,9 @@ def run_demo(
 ) -> DemoOutcome:
     from collector.store.migrate import upgrade_to_head
     from fleetward.policy.catalogue import load_catalogue
-    from fleetward.sim.runner import FleetSimulation
-    from fleetward.sim.server import InProcessCollector
-    from fleetward.sim.truth import write_truth
+    from simulator.runner import FleetSimulation
+    from simulator.server import InProcessCollector
+    from simulator.truth import write_truth
 
     out.mkdir(parents=True, exist_ok=True)
     database = out / "collector.sqlite3"
