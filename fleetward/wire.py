@@ -6,7 +6,6 @@ unknown fields so a typo in a client is an error, not silently dropped data.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
@@ -16,7 +15,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from fleetward.policy.model import POLICY_ID_PATTERN, Platform
 from fleetward.policy.verdict import Result
 
-WIRE_VERSION = 1
 MAX_RESULTS_PER_REPORT = 500
 MAX_EVENTS_PER_REPORT = 100
 
@@ -124,7 +122,3 @@ ErrorCode = Literal[
     "bundle_signature_invalid",
     "bundle_not_newer",
 ]
-
-
-def utc_iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
