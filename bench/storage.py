@@ -64,9 +64,13 @@ def measure(devices: int, days: int) -> dict[str, object]:
         catalogue = load_catalogue()
         templates = load_templates()
         plan = make_plan(
-            templates=templates, releases=patch_releases(catalogue), devices=devices, days=days, seed=5,
+            templates=templates,
+            releases=patch_releases(catalogue),
+            devices=devices,
+            days=days,
+            seed=5,
             start=DEFAULT_START,
-        )  # fmt: skip
+        )
         clock = ManualClock(DEFAULT_START - timedelta(hours=1))
         token = bootstrap_admin(url, clock.now())
         started = time.perf_counter()
@@ -75,9 +79,15 @@ def measure(devices: int, days: int) -> dict[str, object]:
             InProcessCollector(url, clock) as server,
         ):
             simulation = FleetSimulation(
-                plan, templates=templates, catalogue=catalogue, collector_url=server.url, admin_token=token,
-                clock=clock, work_dir=Path(work), keep_reports=True,
-            )  # fmt: skip
+                plan,
+                templates=templates,
+                catalogue=catalogue,
+                collector_url=server.url,
+                admin_token=token,
+                clock=clock,
+                work_dir=Path(work),
+                keep_reports=True,
+            )
             try:
                 simulation.run()
             finally:
@@ -101,11 +111,18 @@ def measure(devices: int, days: int) -> dict[str, object]:
             ):
                 for report in reports:
                     for result in report.results:
-                        copy.write_row((
-                            "00000000-0000-4000-8000-000000000000", result.policy_id, result.status.value,
-                            result.policy_version, report.observed_at, json.dumps(result.evidence), result.error,
-                            str(report.report_id),
-                        ))  # fmt: skip
+                        copy.write_row(
+                            (
+                                "00000000-0000-4000-8000-000000000000",
+                                result.policy_id,
+                                result.status.value,
+                                result.policy_version,
+                                report.observed_at,
+                                json.dumps(result.evidence),
+                                result.error,
+                                str(report.report_id),
+                            )
+                        )
                         observations += 1
             conn.execute("VACUUM ANALYZE full_history")
             full = _size(conn, "full_history") + _size(conn, "ingested_reports")

@@ -97,8 +97,10 @@ def build(
         _unusable(str(exc))
     target = out or Path(f"policy-bundle-{chosen}.json")
     _write(target, bundle.to_bytes())
-    typer.echo(f"built bundle {chosen}: {len(catalogue.policies)} policies, {len(catalogue.baselines)} baselines, "
-               f"{len(catalogue.frameworks)} framework maps")  # fmt: skip
+    typer.echo(
+        f"built bundle {chosen}: {len(catalogue.policies)} policies, {len(catalogue.baselines)} baselines, "
+        f"{len(catalogue.frameworks)} framework maps"
+    )
     typer.echo(f"written to {target} (unsigned: run `fleetward policies bundle sign --key KEY {target}`)")
 
 

@@ -54,8 +54,13 @@ def demo_app(
         f"[bold]fleetward demo[/]: {devices} laptops, {days} days from {first.date()}, seed {seed}; "
         "SQLite collector on loopback in this process"
     )
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
-                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("simulating", total=days, note="")
 
         def progress(done: int, total: int, note: str) -> None:
@@ -124,13 +129,24 @@ def simulate_app(
     catalogue = load_catalogue()
     templates = load_templates()
     first = _start(start)
-    plan = make_plan(templates=templates, releases=patch_releases(catalogue), devices=devices, days=days,
-                     seed=seed, start=first)  # fmt: skip
+    plan = make_plan(
+        templates=templates,
+        releases=patch_releases(catalogue),
+        devices=devices,
+        days=days,
+        seed=seed,
+        start=first,
+    )
     with tempfile.TemporaryDirectory(prefix="fleetward-sim-") as tmp:
         simulation = FleetSimulation(
-            plan, templates=templates, catalogue=catalogue, collector_url=collector, admin_token=token,
-            clock=ManualClock(first), work_dir=work_dir or Path(tmp),
-        )  # fmt: skip
+            plan,
+            templates=templates,
+            catalogue=catalogue,
+            collector_url=collector,
+            admin_token=token,
+            clock=ManualClock(first),
+            work_dir=work_dir or Path(tmp),
+        )
         try:
             with Progress() as bar:
                 task = bar.add_task("simulating", total=days)

@@ -56,9 +56,13 @@ def run_demo(
     catalogue = load_catalogue()
     templates = load_templates()
     plan = make_plan(
-        templates=templates, releases=patch_releases(catalogue), devices=devices, days=days, seed=seed,
+        templates=templates,
+        releases=patch_releases(catalogue),
+        devices=devices,
+        days=days,
+        seed=seed,
         start=start,
-    )  # fmt: skip
+    )
     clock = ManualClock(start - timedelta(hours=1))
     admin_token = bootstrap_admin(url, clock.now())
 
@@ -67,9 +71,14 @@ def run_demo(
         InProcessCollector(url, clock) as collector,
     ):
         simulation = FleetSimulation(
-            plan, templates=templates, catalogue=catalogue, collector_url=collector.url,
-            admin_token=admin_token, clock=clock, work_dir=Path(work),
-        )  # fmt: skip
+            plan,
+            templates=templates,
+            catalogue=catalogue,
+            collector_url=collector.url,
+            admin_token=admin_token,
+            clock=clock,
+            work_dir=Path(work),
+        )
         try:
             simulation.run(progress)
         finally:
@@ -116,9 +125,13 @@ def write_reports(
     finally:
         db.dispose()
     report = build_report(
-        history, at=None, period=(plan.start, plan.end), framework=None, generated_at=generated_at,
+        history,
+        at=None,
+        period=(plan.start, plan.end),
+        framework=None,
+        generated_at=generated_at,
         source=describe_database(database_url),
-    )  # fmt: skip
+    )
     written: dict[str, Path] = {}
     for fmt in FORMATS:
         renderer = renderer_for(fmt)

@@ -45,8 +45,10 @@ class BundleInfo(BaseModel):
     published_at: AwareDatetime
     published_by: str
     signer_key_ids: list[str]
-    vouched_by: str | None = Field(description="The trusted key that verified it here; null when the "
-                                   "collector has no trusted keys configured")  # fmt: skip
+    vouched_by: str | None = Field(
+        description="The trusted key that verified it here; null when the "
+        "collector has no trusted keys configured"
+    )
     policy_count: int
     in_force_until: AwareDatetime | None = Field(
         default=None, description="When the next bundle was published; null for the one in force"

@@ -51,9 +51,13 @@ def generate(
     period = (start, end) if start is not None and end is not None else None
     try:
         report = build_report(
-            load_fleet_history(ctx), at=None if period else (at or now), period=period, framework=framework,
-            generated_at=now, source=describe_database(ctx.settings.database_url_value()),
-        )  # fmt: skip
+            load_fleet_history(ctx),
+            at=None if period else (at or now),
+            period=period,
+            framework=framework,
+            generated_at=now,
+            source=describe_database(ctx.settings.database_url_value()),
+        )
         renderer = renderer_for(fmt)
     except ReportInputError as exc:
         raise ApiError(422, "invalid_request", str(exc)) from exc

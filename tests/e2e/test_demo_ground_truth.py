@@ -62,7 +62,11 @@ def test_the_same_seed_gives_the_same_fleet(demo: DemoOutcome, tmp_path: Path) -
 
     catalogue = load_catalogue()
     again = make_plan(
-        templates=load_templates(), releases=patch_releases(catalogue), devices=16, days=31, seed=11,
+        templates=load_templates(),
+        releases=patch_releases(catalogue),
+        devices=16,
+        days=31,
+        seed=11,
         start=demo.plan.start,
-    )  # fmt: skip
+    )
     assert again == demo.plan
