@@ -7,7 +7,7 @@ unknown fields so a typo in a client is an error, not silently dropped data.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -102,23 +102,29 @@ class ErrorBody(_Wire):
     detail: object | None = None
 
 
-ErrorCode = Literal[
-    "invalid_request",
-    "unauthenticated",
-    "forbidden",
-    "not_found",
-    "payload_too_large",
-    "rate_limited",
-    "enroll_secret_invalid",
-    "device_key_invalid",
-    "conflict",
-    "unsupported_media_type",
-    "not_ready",
-    "internal_error",
-    "no_bundle",
-    "bundle_invalid",
-    "bundle_unsigned",
-    "bundle_digest_mismatch",
-    "bundle_signature_invalid",
-    "bundle_not_newer",
-]
+class ErrorCode(StrEnum):
+    """Every `ErrorBody.code` the collector emits: the one list the agent and the collector share.
+
+    tests/collector/api/test_error_codes.py checks that every code the collector can emit is here.
+    A newer collector may add codes, so readers keep `ErrorBody.code` a plain string.
+    """
+
+    INVALID_REQUEST = "invalid_request"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    ENROLL_SECRET_INVALID = "enroll_secret_invalid"
+    DEVICE_KEY_INVALID = "device_key_invalid"
+    NOT_READY = "not_ready"
+    INTERNAL_ERROR = "internal_error"
+    NO_BUNDLE = "no_bundle"
+    BUNDLE_INVALID = "bundle_invalid"
+    BUNDLE_UNSIGNED = "bundle_unsigned"
+    BUNDLE_DIGEST_MISMATCH = "bundle_digest_mismatch"
+    BUNDLE_SIGNATURE_INVALID = "bundle_signature_invalid"
+    BUNDLE_NOT_NEWER = "bundle_not_newer"

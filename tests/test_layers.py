@@ -4,8 +4,9 @@
     agent      collector     infra   each imports only fleetward (never one another)
     fleetward                        the shared core: imports none of the above
 
-and inside the core, the recorded osquery engine does not import the policy model's package (the
-policy code runs policies on recorded devices, not the other way round). Every module file is parsed
+and inside: the recorded osquery engine does not import the policy package (the policy code runs
+policies on recorded devices, not the other way round), and the collector's store and domain know
+nothing of HTTP (they raise `collector.errors` kinds; collector/api translates them). Every module file is parsed
 with `ast`, including imports made inside functions, so a lazy import cannot hide a layering break.
 """
 
@@ -28,7 +29,13 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "simulator": frozenset(),
 }
 # Finer rules inside the core: module prefix -> module prefixes it must never import.
-FORBIDDEN_WITHIN: dict[str, tuple[str, ...]] = {"fleetward.recorded": ("fleetward.policy",)}
+# The collector's store and domain raise domain errors; only collector/api knows HTTP.
+_HTTP = ("collector.api", "collector.errors.ApiError", "fastapi", "starlette")
+FORBIDDEN_WITHIN: dict[str, tuple[str, ...]] = {
+    "fleetward.recorded": ("fleetward.policy",),
+    "collector.store": _HTTP,
+    "collector.domain": _HTTP,
+}
 
 
 def imported_modules(source: str, module: str) -> set[str]:
@@ -104,6 +111,11 @@ def test_nothing_shipped_imports_the_simulator() -> None:
         ),
         ("fleetward.cli", "def f():\n    import infra.cli\n", ["fleetward.cli imports infra.cli"]),
         ("agent.service", "from collector import app\n", ["agent.service imports collector"]),
+        (
+            "collector.store.waivers",
+            "from collector.errors import ApiError, NotFound\n",
+            ["collector.store.waivers imports collector.errors.ApiError"],
+        ),
         (
             "fleetward.recorded.model",
             "from ..policy.model import Platform\n",

@@ -27,7 +27,7 @@ from collector.store.credentials import Principal
 from fleetward.bundle.document import Bundle
 from fleetward.bundle.errors import BundleError
 from fleetward.bundle.keys import PublicKey
-from fleetward.wire import ErrorBody
+from fleetward.wire import ErrorBody, ErrorCode
 
 router = APIRouter(prefix="/v1/policies", tags=["bundles"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -87,7 +87,7 @@ def _trusted_keys(ctx: deps.AppContext) -> list[PublicKey]:
     try:
         return [PublicKey.from_text(text) for text in ctx.settings.trusted_bundle_keys]
     except BundleError as exc:  # settings validate these at startup; kept for a clear message
-        raise ApiError(500, "internal_error", f"FLEETWARD_TRUSTED_BUNDLE_KEYS: {exc}") from exc
+        raise ApiError(500, ErrorCode.INTERNAL_ERROR, f"FLEETWARD_TRUSTED_BUNDLE_KEYS: {exc}") from exc
 
 
 @router.post(
@@ -106,7 +106,9 @@ def post_bundle(body: Bundle, ctx: Context, who: Admin, response: Response) -> B
             info = _info(published.row, note=published.note)
     except IntegrityError as exc:  # another admin published this version at the same moment
         raise ApiError(
-            409, "bundle_not_newer", f"bundle {body.version} was published concurrently; list the bundles"
+            409,
+            ErrorCode.BUNDLE_NOT_NEWER,
+            f"bundle {body.version} was published concurrently; list the bundles",
         ) from exc
     if published.already:
         response.status_code = 200
@@ -138,7 +140,7 @@ def get_bundle(
         if row is None:
             raise ApiError(
                 404,
-                "no_bundle",
+                ErrorCode.NO_BUNDLE,
                 "no policy bundle has been published yet; agents keep the catalogue they were installed with",
             )
         etag, document = f'"{row.digest}"', row.document

@@ -27,7 +27,7 @@ from collector.reports.model import (
     Rate,
     Scope,
     StaleDeviceView,
-    StatusCounts,
+    StatusTally,
     Summary,
     TrendPoint,
     WaiverView,
@@ -136,7 +136,7 @@ def _counts() -> dict[AuditStatus, int]:
     return dict.fromkeys(AuditStatus, 0)
 
 
-def _rate(counts: StatusCounts) -> Rate:
+def _rate(counts: StatusTally) -> Rate:
     """Compliant pairs among the pairs a policy applies to: a policy that cannot apply to a device
     is neither evidence of compliance nor of its absence, so not_applicable stays out of both."""
     applicable = {s: n for s, n in counts.items() if s is not AuditStatus.NOT_APPLICABLE}
