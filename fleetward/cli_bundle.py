@@ -254,11 +254,10 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-        return str(body["code"]), str(body["message"])
-    except (ValueError, KeyError, TypeError):
-        return "http_error", response.text.strip()[:200] or response.reason_phrase
+    from fleetward.wire import ErrorBody
+
+    body = ErrorBody.of_refusal(response.content, response.text, response.reason_phrase)
+    return body.code, body.message
 
 
 def _refused(message: str) -> NoReturn:

@@ -101,6 +101,16 @@ class ErrorBody(_Wire):
     message: str
     detail: object | None = None
 
+    @classmethod
+    def of_refusal(cls, content: bytes, text: str, reason: str) -> ErrorBody:
+        """The body of an HTTP refusal; an `http_error` body quoting it when it is not an ErrorBody
+        (a proxy's page, a truncated answer). The one parser of refusals for every client."""
+        try:
+            return cls.model_validate_json(content)
+        except ValueError:
+            quoted = text.strip().replace("\n", " ")[:200]
+            return cls(code="http_error", message=quoted or reason or "no message")
+
 
 class ErrorCode(StrEnum):
     """Every `ErrorBody.code` the collector emits: the one list the agent and the collector share.
