@@ -29,12 +29,10 @@ from pathlib import Path
 import psycopg
 
 from fleetward.clock import ManualClock
-from fleetward.policy.catalogue import load_catalogue
 from simulator.demo import DEFAULT_START, bootstrap_admin
-from simulator.plan import make_plan
 from simulator.runner import FleetSimulation
 from simulator.server import InProcessCollector
-from simulator.setup import load_templates, patch_releases
+from simulator.setup import shipped_setup
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FULL_HISTORY = """
@@ -61,16 +59,8 @@ def measure(devices: int, days: int) -> dict[str, object]:
         from collector.store.migrate import upgrade_to_head
 
         upgrade_to_head(url)
-        catalogue = load_catalogue()
-        templates = load_templates()
-        plan = make_plan(
-            templates=templates,
-            releases=patch_releases(catalogue),
-            devices=devices,
-            days=days,
-            seed=5,
-            start=DEFAULT_START,
-        )
+        setup = shipped_setup(devices=devices, days=days, seed=5, start=DEFAULT_START)
+        catalogue, templates, plan = setup.catalogue, setup.templates, setup.plan
         clock = ManualClock(DEFAULT_START - timedelta(hours=1))
         token = bootstrap_admin(url, clock.now())
         started = time.perf_counter()

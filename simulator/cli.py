@@ -121,22 +121,12 @@ def simulate_app(
     from rich.progress import Progress
 
     from fleetward.clock import ManualClock
-    from fleetward.policy.catalogue import load_catalogue
-    from simulator.plan import make_plan
     from simulator.runner import FleetSimulation, SimulationError
-    from simulator.setup import load_templates, patch_releases
+    from simulator.setup import shipped_setup
 
-    catalogue = load_catalogue()
-    templates = load_templates()
     first = _start(start)
-    plan = make_plan(
-        templates=templates,
-        releases=patch_releases(catalogue),
-        devices=devices,
-        days=days,
-        seed=seed,
-        start=first,
-    )
+    setup = shipped_setup(devices=devices, days=days, seed=seed, start=first)
+    catalogue, templates, plan = setup.catalogue, setup.templates, setup.plan
     with tempfile.TemporaryDirectory(prefix="fleetward-sim-") as tmp:
         simulation = FleetSimulation(
             plan,

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fleetward.clock import ManualClock
-from simulator.plan import SimulationPlan, make_plan
-from simulator.setup import load_templates, patch_releases
+from simulator.plan import SimulationPlan
+from simulator.setup import shipped_setup
 
 DEFAULT_START = datetime(2026, 5, 31, tzinfo=UTC)  # June 2026's Patch Tuesday falls inside the month
 FORMATS = ("html", "csv", "json", "pdf")
@@ -42,7 +42,6 @@ def run_demo(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoOutcome:
     from collector.store.migrate import upgrade_to_head
-    from fleetward.policy.catalogue import load_catalogue
     from simulator.runner import FleetSimulation
     from simulator.server import InProcessCollector
     from simulator.truth import write_truth
@@ -53,16 +52,8 @@ def run_demo(
     url = f"sqlite:///{database}"
     upgrade_to_head(url)
 
-    catalogue = load_catalogue()
-    templates = load_templates()
-    plan = make_plan(
-        templates=templates,
-        releases=patch_releases(catalogue),
-        devices=devices,
-        days=days,
-        seed=seed,
-        start=start,
-    )
+    setup = shipped_setup(devices=devices, days=days, seed=seed, start=start)
+    catalogue, templates, plan = setup.catalogue, setup.templates, setup.plan
     clock = ManualClock(start - timedelta(hours=1))
     admin_token = bootstrap_admin(url, clock.now())
 
