@@ -24,6 +24,7 @@ from collector.settings import CollectorSettings
 from collector.store.bundles import register_newest_bundle
 from collector.store.credentials import Hasher, Role, register_api_token
 from collector.store.engine import Database
+from collector.store.group_commit import GroupCommitter
 from collector.store.migrate import ensure_at_head
 from collector.store.policies import PolicyRegistry, load_shipped_catalogue, register_catalogue
 from collector.ui import router as ui
@@ -38,14 +39,16 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
     db = Database.from_url(settings.database_url_value())
     pepper = settings.token_pepper.get_secret_value().encode() if settings.token_pepper else None
     metrics = Metrics()
+    registry = PolicyRegistry()
     ctx = AppContext(
         settings=settings,
         db=db,
         clock=clock,
         hasher=Hasher(pepper),
-        registry=PolicyRegistry(),
+        registry=registry,
         metrics=metrics,
         limiter=RateLimiter(settings.device_rate_per_minute, settings.device_rate_burst, clock.now),
+        ingest=GroupCommitter(db, registry, validity=settings.validity, now=clock.now),
     )
 
     @asynccontextmanager
@@ -54,6 +57,7 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
         try:
             yield
         finally:
+            ctx.ingest.close()
             db.dispose()
 
     app = FastAPI(

@@ -15,6 +15,7 @@ from collector.observability import Metrics
 from collector.settings import CollectorSettings
 from collector.store.credentials import Hasher, Principal, Role, resolve_bearer
 from collector.store.engine import Database
+from collector.store.group_commit import GroupCommitter
 from collector.store.policies import PolicyRegistry
 from fleetward.clock import Clock
 from fleetward.wire import ErrorCode
@@ -57,6 +58,7 @@ class AppContext:
     registry: PolicyRegistry
     metrics: Metrics
     limiter: RateLimiter
+    ingest: GroupCommitter
     principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 
