@@ -8,8 +8,12 @@ another process (asyncio + httpx, keep-alive), enrolls the devices over HTTP, th
 `concurrency` reports in flight for the measured period. Each device's reports go in order
 (observed one hour apart), 5% of results change status (transitions), the rest confirm the
 current run. Reported: reports/s over the measured period (after a warm-up), latency
-percentiles, non-2xx count. As a reference limit, the database alone is then measured doing
-the same writes per report (one transaction: report row + 15 run updates) from one connection.
+percentiles, non-2xx count, the server's CPU per report (utime + stime of the uvicorn processes
+from /proc, before and after the measured period, divided by the reports measured), the load
+generator's CPU per report, and the load average before and after. As a reference limit, the
+database alone is then measured doing the same writes per report (one transaction: report row +
+15 run updates) from one connection, and the ratio of the two rates is printed: both come from
+the same run on the same machine, so the ratio holds up under other load where the rates do not.
 The database is dropped afterwards.
 """
 
@@ -20,6 +24,7 @@ import asyncio
 import multiprocessing
 import os
 import random
+import resource
 import secrets
 import shutil
 import socket
@@ -46,6 +51,34 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (uvicorn's supervisor and its worker processes)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            todo.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process tree, from the kernel's own accounting."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for each in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _results(rnd: random.Random, state: dict[str, str]) -> list[dict[str, Any]]:
@@ -115,14 +148,23 @@ async def _drive(base: str, secret: str, args: argparse.Namespace, out: Any) -> 
 
         tasks = [asyncio.create_task(worker(i)) for i in range(args.concurrency)]
         await asyncio.sleep(args.warmup)
+        out.put("measuring")
+        cpu_before = _own_cpu()
         measuring = True
         began = time.perf_counter()
         await asyncio.sleep(args.seconds)
         measuring = False
         elapsed = time.perf_counter() - began
+        cpu = _own_cpu() - cpu_before
+        out.put("measured")
         stop = True
         await asyncio.gather(*tasks)
-    out.put({"sent": sent, "elapsed": elapsed, "failures": failures, "latencies": latencies})
+    out.put({"sent": sent, "elapsed": elapsed, "failures": failures, "latencies": latencies, "cpu": cpu})
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _generator(base: str, secret: str, args: argparse.Namespace, out: Any) -> None:
@@ -288,6 +330,10 @@ def main() -> None:
         queue: Any = multiprocessing.Queue()
         generator = multiprocessing.Process(target=_generator, args=(base, secret, args, queue))
         generator.start()
+        assert queue.get() == "measuring"
+        load_before, server_cpu_before = _load(), _cpu_seconds(server.pid)
+        assert queue.get() == "measured"
+        load_after, server_cpu = _load(), _cpu_seconds(server.pid) - server_cpu_before
         result = queue.get()
         generator.join()
         latencies = sorted(result["latencies"])
@@ -313,6 +359,12 @@ def main() -> None:
             (line for line in metrics.splitlines() if line.startswith("fleetward_transitions_total")), ""
         )
         print(f"one worker's counter (of {args.workers}): {transitions}")
+        reports = max(result["sent"], 1)
+        print(
+            f"cpu ms per report: server {server_cpu * 1000 / reports:.2f} (all {args.workers} workers), "
+            f"load generator {result['cpu'] * 1000 / reports:.2f}"
+        )
+        print(f"load average (1/5/15 min): before {load_before}, after {load_after}")
         server.terminate()
         server.wait(timeout=30)
         server = None
@@ -321,6 +373,7 @@ def main() -> None:
         else:
             alone = _database_alone(url.replace("postgresql+psycopg://", "postgresql://"), 3000)
         print(f"database alone, same writes per report, one connection: {alone:.0f} reports/s")
+        print(f"ratio server / database alone: {rate / alone:.2f} (load average now {_load()})")
     finally:
         if server is not None:
             server.terminate()
