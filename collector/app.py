@@ -40,6 +40,7 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
     pepper = settings.token_pepper.get_secret_value().encode() if settings.token_pepper else None
     metrics = Metrics()
     registry = PolicyRegistry()
+    limiter = RateLimiter(settings.device_rate_per_minute, settings.device_rate_burst, clock.now)
     ctx = AppContext(
         settings=settings,
         db=db,
@@ -47,8 +48,8 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
         hasher=Hasher(pepper),
         registry=registry,
         metrics=metrics,
-        limiter=RateLimiter(settings.device_rate_per_minute, settings.device_rate_burst, clock.now),
-        ingest=GroupCommitter(db, registry, validity=settings.validity, now=clock.now),
+        limiter=limiter,
+        ingest=GroupCommitter(db, registry, validity=settings.validity, now=clock.now, admit=limiter.take),
     )
 
     @asynccontextmanager

@@ -8,12 +8,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from collector.api.limits import RateLimiter
 from collector.errors import ApiError
 from collector.observability import Metrics
 from collector.settings import CollectorSettings
-from collector.store.credentials import Hasher, Principal, Role, resolve_bearer
+from collector.store.credentials import DEVICE_KEY_PREFIX, Hasher, Principal, Role, resolve_bearer
 from collector.store.engine import Database
 from collector.store.group_commit import GroupCommitter
 from collector.store.policies import PolicyRegistry
@@ -107,6 +108,31 @@ def _authenticate(
     return principal
 
 
+@dataclass(frozen=True)
+class DeviceCredential:
+    """A device key presented with a report: already verified (`principal`), or to be verified by
+    the transaction that writes the report (group commit looks up all of a batch's keys at once)."""
+
+    digest: str
+    principal: Principal | None
+
+
+async def device_credential(
+    request: Request,
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> DeviceCredential:
+    if credentials is None or not credentials.credentials.startswith(DEVICE_KEY_PREFIX + "_"):
+        # Not a device key: the full check gives the 401 or the 403 naming the token's role.
+        checked = await run_in_threadpool(device_principal, request, ctx, credentials)
+        return DeviceCredential(ctx.hasher.digest(credentials.credentials) if credentials else "", checked)
+    digest = ctx.hasher.digest(credentials.credentials)
+    cached = ctx.principals.get(digest)
+    if cached is not None:
+        request.state.principal = cached
+    return DeviceCredential(digest, cached)
+
+
 def device_principal(
     request: Request,
     ctx: Context,
@@ -154,5 +180,6 @@ def admin(
 
 
 DevicePrincipal = Annotated[Principal, Depends(device_principal)]
+ReportCredential = Annotated[DeviceCredential, Depends(device_credential)]
 Reader = Annotated[Principal, Depends(reader)]
 Admin = Annotated[Principal, Depends(admin)]
