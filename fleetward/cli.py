@@ -59,6 +59,11 @@ _bundle = importlib.import_module("fleetward.cli_bundle")
 importlib.import_module("fleetward.cli_policies").app.add_typer(
     _bundle.app, name="bundle", help="Build, sign, verify and publish the signed policy bundle."
 )
+importlib.import_module("fleetward.cli_policies").app.add_typer(
+    importlib.import_module("fleetward.cli_baselines").app,
+    name="baselines",
+    help="Show the patch baselines' provenance and freshness; refresh them from release data.",
+)
 
 
 def main() -> None:
