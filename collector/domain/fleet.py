@@ -87,6 +87,13 @@ def fleet_state_at(history: FleetHistory, at: datetime) -> list[PairRow]:
                 # (Only what was known by `at` may shape the state at `at`.)
                 continue
             waiver = active_waiver(history.waivers, device.device_id, device.practice, policy.id, at)
-            state = pair_state_at(runs, at, grace=policy.grace, validity=history.validity, waiver=waiver)
+            state = pair_state_at(
+                runs,
+                at,
+                grace=policy.grace,
+                validity=history.validity,
+                waiver=waiver,
+                applies=device.platform in policy.platforms,
+            )
             rows.append(PairRow(device, policy, state))
     return rows

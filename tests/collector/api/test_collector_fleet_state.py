@@ -98,6 +98,24 @@ def test_a_silent_device_becomes_stale_after_the_validity_period(fleet: Fleet) -
     assert never == "stale"  # applicable, never reported: a silent device is not a compliant one
 
 
+def test_a_silent_device_is_stale_only_on_the_policies_that_apply_to_its_platform(fleet: Fleet) -> None:
+    win = fleet.enroll("WIN")
+    mac = fleet.enroll("MAC", platform="darwin")
+    t0 = fleet.clock.now()
+    filevault = "encryption-macos-filevault"
+    # The agent reports other platforms' policies as not_applicable; then the Windows laptop falls silent.
+    fleet.report(win, [result(STRICT, "pass"), result(filevault, "not_applicable")])
+    fleet.report(mac, [result(filevault, "pass")])
+    fleet.clock.set(t0 + timedelta(days=20))
+    fleet.report(mac, [result(filevault, "pass")])
+    later = t0 + timedelta(days=31)
+    assert fleet.pair_status(win, STRICT, later) == "stale"
+    assert fleet.pair_status(win, filevault, later) == "not_applicable"
+    by_policy = {p["policy_id"]: p["by_status"] for p in fleet.state(later)["by_policy"]}
+    assert {k: v for k, v in by_policy[filevault].items() if v} == {"pass": 1, "not_applicable": 1}  # not 50%
+    assert by_policy[STRICT]["stale"] == 1
+
+
 def test_counts_add_up_by_policy_and_platform(fleet: Fleet) -> None:
     win = fleet.enroll("WIN")
     mac = fleet.enroll("MAC", platform="darwin")
