@@ -37,7 +37,9 @@ from collector.reports.timeline import Pair, WaiverIndex, device_pairs, sample_s
 from fleetward.policy.verdict import Status
 
 Progress = Callable[[int, int], None]
-_EVIDENCE_KEPT_FOR = (Status.FAIL, Status.ERROR)
+# Why a pair passed is evidence too ("show me why this laptop passed encryption"): kept for every
+# verdict osquery gave, bounded as the agent bounds it (fleetward.policy.verdict.cap_evidence).
+_EVIDENCE_KEPT_FOR = (Status.PASS, Status.FAIL, Status.ERROR)
 _COMPLIANT = frozenset(s for s in AuditStatus if s.compliant)
 _PROGRESS_EVERY = 2000
 _DAY = timedelta(days=1)
@@ -194,7 +196,9 @@ class _Tally:
         platform = self.platform_devices[device.platform.value]
         platform[0] += compliant
         platform[1] += 1
-        self.controls.add_device({p.policy.id for p in pairs}, noncompliant)
+        # A control counts a device only when one of its policies applies to the device's platform.
+        applicable = {p.policy.id for p in pairs if device.platform in p.policy.platforms}
+        self.controls.add_device(applicable, noncompliant)
         at = self.scope.at
         stale = last_seen is None or at - last_seen > self.scope.validity
         if stale:

@@ -71,8 +71,12 @@ class Scope(_Frozen):
 
 class Summary(_Frozen):
     devices: int
-    pairs: Rate = Field(description="Compliant pairs of all pairs.")
-    devices_compliant: Rate = Field(description="Devices whose every pair is compliant, of all devices.")
+    pairs: Rate = Field(
+        description="Pairs in pass, waived or in_grace, of every pair except not_applicable ones."
+    )
+    devices_compliant: Rate = Field(
+        description="Devices with no pair in fail, error or stale, of every device in the report."
+    )
     status_counts: StatusTally
     stale_devices: int
     breaches: int
@@ -107,14 +111,17 @@ class PlatformRollup(_Frozen):
 
 
 class ControlRollup(_Frozen):
-    """A control is met on a device when every pair of the policies evidencing it is compliant."""
+    """A control counts a device when one of its policies applies to the device's platform, and is met
+    on it when every such pair is compliant."""
 
     framework: str
     framework_title: str
     control: str
     control_title: str
     policy_ids: list[str]
-    devices: Rate = Field(description="Devices meeting the control, of devices with a pair for its policies.")
+    devices: Rate = Field(
+        description="Devices meeting the control, of devices to which at least one of its policies applies."
+    )
 
 
 class DeviceView(_Frozen):
@@ -148,7 +155,10 @@ class PairView(_Frozen):
     policy_version: str | None
     current_version: bool
     waiver_id: str | None
-    evidence: list[dict[str, str]] = Field(description="osquery rows, kept for fail and error results.")
+    evidence: list[dict[str, str]] = Field(
+        description="osquery rows of the observation in force, kept for pass, fail and error results "
+        "(at most 20 rows and 4 KiB, as the agent sends them)."
+    )
     error: str | None
 
 

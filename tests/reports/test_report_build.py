@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from collector.domain.fleet import fleet_state_at
+from collector.domain.fleet import FleetHistory, fleet_state_at
 from collector.domain.state import AuditStatus, pair_state_at
 from collector.reports.build import build_report
 from collector.reports.canonical import report_json
@@ -218,3 +218,45 @@ def test_report_round_trips_through_its_own_schema() -> None:
     again = ComplianceReport.model_validate(json.loads(report_json(report)))
     assert report_json(again) == report_json(report)
     assert json.loads(report_json(report))["schema"] == "fleetward.compliance-report/v1"
+
+
+def _scoped_fleet() -> FleetHistory:
+    """A Windows laptop that reported the macOS-only firewall policy as not_applicable, then fell
+    silent; and a Mac that passes it, with the rows that show why."""
+    from fleetward.policy.model import Platform
+    from fleetward.policy.verdict import Status
+    from tests.reports.factory import FIREWALL, FleetBuilder
+
+    mac_firewall = replace(FIREWALL, platforms=(Platform.DARWIN,))
+    f = FleetBuilder(policies=(mac_firewall,))
+    win = f.device("win-silent")
+    f.run(win, mac_firewall, Status.NOT_APPLICABLE, START - 50 * DAY, last_seen=START - 45 * DAY)
+    mac = f.device("mac-ok", Platform.DARWIN)
+    f.run(mac, mac_firewall, Status.PASS, START, evidence=({"global_state": "1", "compliant": "1"},))
+    return f.history()
+
+
+def test_a_silent_device_is_not_stale_on_a_policy_for_another_platform() -> None:
+    report = build(_scoped_fleet())
+    assert statuses(report)[("win-silent", "firewall-on")] == "not_applicable"
+    [policy] = report.policies
+    assert (policy.pairs.compliant, policy.pairs.total) == (1, 1)  # 100%, not 50%
+
+
+def test_a_control_counts_only_devices_to_which_one_of_its_policies_applies() -> None:
+    controls = {(c.framework, c.control): c for c in build(_scoped_fleet()).controls}
+    firewalls = controls[("cyber-essentials", "A4.1")]
+    assert (firewalls.devices.compliant, firewalls.devices.total) == (1, 1)  # the Windows laptop is out
+
+
+def test_passing_pairs_keep_their_evidence_in_every_format() -> None:
+    from collector.reports.render import renderer_for
+
+    report = build(_scoped_fleet())
+    [passing] = [p for p in report.pairs if p.device_id == "mac-ok"]
+    assert passing.evidence == [{"global_state": "1", "compliant": "1"}]
+    for fmt in ("json", "csv", "html"):
+        body = renderer_for(fmt).render(report)
+        assert b"global_state" in body, fmt
+    html = renderer_for("html").render(report).decode()
+    assert 'id="pass-evidence"' in html

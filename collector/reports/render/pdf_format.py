@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 from collector.domain.state import AuditStatus
 from collector.reports.render import charts
 from collector.reports.render.html_format import ATTENTION
-from collector.reports.render.text import controls_label, days, duration, evidence_summary, iso, percent
+from collector.reports.render.text import (
+    CONTROLS_NOTE,
+    RATES_NOTE,
+    controls_label,
+    days,
+    duration,
+    evidence_summary,
+    iso,
+    percent,
+)
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
 
 if TYPE_CHECKING:
@@ -175,10 +184,7 @@ def _front(doc: _Document, report: ComplianceReport) -> None:
         ],
         (80, 106),
     )
-    doc.note(
-        "A pair is one device answering for one policy. Compliant: pass, not_applicable, waived, in_grace. "
-        "Not compliant: fail, error, stale. Rates are compliant pairs (or devices) divided by all of them."
-    )
+    doc.note(RATES_NOTE)
     doc.image(charts.trend_chart(report.trend, "png"), 186)
     doc.image(charts.status_chart(summary.status_counts, "png"), 95)
 
@@ -222,7 +228,7 @@ def _policies(doc: _Document, report: ComplianceReport) -> None:
         (42, 15, 33, 15, 17, 11, 11, 12, 16, 14),
     )
     doc.heading("Framework controls")
-    doc.note("A control is met on a device when every pair of the policies evidencing it is compliant.")
+    doc.note(CONTROLS_NOTE)
     doc.table(
         ["Framework", "Control", "Evidenced by", "Devices meeting", "Rate"],
         [
@@ -310,6 +316,21 @@ def _findings(doc: _Document, report: ComplianceReport) -> None:
         )
     else:
         doc.note("No pair needs attention.")
+    doc.heading("Evidence for passes")
+    doc.note(
+        "What osquery answered for each passing pair, as the agent sent it; the CSV and JSON hold every row."
+    )
+    rows = [
+        [hostnames[p.device_id], p.policy_id, evidence_summary(p.evidence, limit=400)]
+        for p in report.pairs
+        if p.status is AuditStatus.PASS and p.evidence
+    ]
+    if rows:
+        doc.table(
+            ["Device", "Policy", "Evidence"], _capped(rows, doc, "passing pairs with evidence"), (34, 40, 112)
+        )
+    else:
+        doc.note("No passing pair carries evidence.")
     doc.heading("Stale devices")
     rows = [[s.hostname, _when(s.last_seen) or "never", days(s.days_silent)] for s in report.stale_devices]
     if rows:
