@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from collector.domain.runs import Run
 from collector.domain.state import DEFAULT_VALIDITY, PairState, Waiver, active_waiver, pair_state_at
+from fleetward.policy.baseline import Baseline
 from fleetward.policy.model import Platform
 
 PairKey = tuple[str, str]  # (device_id, policy_id)
@@ -64,6 +65,9 @@ class FleetHistory:
     # framework id -> control id -> control title, for roll-ups by control
     controls: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     framework_titles: Mapping[str, str] = field(default_factory=dict)
+    # The patch baselines of the newest published bundle (else the shipped catalogue), so reports
+    # and the dashboard can show their provenance and freshness at the instant they show.
+    baselines: tuple[Baseline, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from collector.domain.fleet import DeviceRecord, FleetHistory, PolicyRecord
 from collector.domain.state import AuditStatus, worst
+from collector.reports.baselines import baseline_views
 from collector.reports.canonical import UNSET_DIGEST, report_digest
 from collector.reports.controls import ControlTally, control_definitions
 from collector.reports.errors import ReportInputError
@@ -85,6 +86,7 @@ def build_report(
         stale_devices=tally.stale,
         waivers=waivers,
         bundles=_bundles(history, scope.at),
+        baselines=baseline_views(history, policies, scope.at),
         trend=tally.trend(),
         digest=UNSET_DIGEST,
     )

@@ -13,6 +13,7 @@ from collector.domain.fleet import BundleRecord, DeviceRecord, FleetHistory, Pol
 from collector.domain.runs import Run
 from collector.domain.state import Waiver
 from collector.reports.errors import ReportSourceError
+from fleetward.policy.baseline import Baseline
 
 HISTORY_FORMAT = "fleetward.fleet-history/v1"
 
@@ -37,6 +38,7 @@ class HistoryDocument(BaseModel):
     bundles: list[BundleRecord]
     controls: dict[str, dict[str, str]]
     framework_titles: dict[str, str]
+    baselines: list[Baseline] = []
 
 
 def history_to_json(history: FleetHistory) -> bytes:
@@ -53,6 +55,7 @@ def history_to_json(history: FleetHistory) -> bytes:
         bundles=list(history.bundles),
         controls={k: dict(v) for k, v in history.controls.items()},
         framework_titles=dict(history.framework_titles),
+        baselines=list(history.baselines),
     )
     return document.model_dump_json().encode("utf-8")
 
@@ -76,4 +79,5 @@ def history_from_json(data: bytes, origin: str) -> FleetHistory:
         bundles=tuple(document.bundles),
         controls=document.controls,
         framework_titles=document.framework_titles,
+        baselines=tuple(document.baselines),
     )

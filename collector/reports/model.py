@@ -206,6 +206,27 @@ class BundleView(_Frozen):
     in_force: bool
 
 
+class BaselineView(_Frozen):
+    """A patch baseline's provenance, and whether it covers the report's instant."""
+
+    name: str
+    title: str
+    refreshed: date = Field(description="Date of the release data the floors were last refreshed from.")
+    newest_floor: date | None = Field(description="Release date of the newest floor; null without floors.")
+    sources: dict[str, str] = Field(description="Where the floors and dates come from, by source key.")
+    state: Literal["fresh", "due", "stale", "untracked"] = Field(
+        description="stale: a floor that should be in force at the instant is missing, so agents report "
+        "the policies reading it as error; due: the next floor is published or nearly due and not yet "
+        "added; untracked: the baseline declares no freshness schedule."
+    )
+    due: date | None = Field(
+        description="The Patch Tuesday whose floor is needed, or the day max age runs out."
+    )
+    lacking: list[str] = Field(description="Releases without the needed floor (Windows).")
+    message: str
+    policies: list[str] = Field(description="The policies in the report that read this baseline.")
+
+
 class TrendPoint(_Frozen):
     day: date
     at: datetime
@@ -230,6 +251,9 @@ class ComplianceReport(_Frozen):
     stale_devices: list[StaleDeviceView]
     waivers: list[WaiverView]
     bundles: list[BundleView]
+    baselines: list[BaselineView] = Field(
+        default_factory=list, description="Provenance and freshness of each baseline the policies read."
+    )
     trend: list[TrendPoint]
     digest: Digest = Field(
         description="sha256 of the canonical JSON of every other member; see docs/auditors.md."

@@ -260,3 +260,28 @@ def test_passing_pairs_keep_their_evidence_in_every_format() -> None:
         assert b"global_state" in body, fmt
     html = renderer_for("html").render(report).decode()
     assert 'id="pass-evidence"' in html
+
+
+def test_every_format_shows_each_baseline_and_warns_when_it_is_stale_at_the_instant() -> None:
+    from collector.reports.render import renderer_for
+    from fleetward.policy.catalogue import load_catalogue
+
+    shipped = tuple(load_catalogue().baselines.values())
+    history = replace(mixed_fleet(), baselines=shipped)
+    assert build(history).baselines == []  # the factory's policies read no shipped baseline
+    renamed = replace(
+        history,
+        policies=tuple(replace(p, baseline="windows") if p.baseline else p for p in history.policies),
+    )
+    today = datetime.fromisoformat("2026-12-01T09:00:00+00:00")
+    report = build(renamed, at=today, generated_at=today)
+    [windows] = report.baselines
+    assert (windows.name, windows.state, windows.policies) == ("windows", "stale", ["patch-level"])
+    assert windows.newest_floor is not None
+    assert windows.newest_floor.isoformat() == "2026-06-09"
+    csv_text = renderer_for("csv").render(report).decode()
+    assert "# baseline windows: stale; refreshed 2026-06-23, newest floor 2026-06-09" in csv_text
+    html = renderer_for("html").render(report).decode()
+    assert "Baseline windows is stale:" in html
+    assert "2026-11-10 Patch Tuesday" in html
+    assert build(renamed, at=AT).baselines[0].state == "fresh"  # 31 Mar 2026

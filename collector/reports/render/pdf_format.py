@@ -185,6 +185,9 @@ def _front(doc: _Document, report: ComplianceReport) -> None:
         (80, 106),
     )
     doc.note(RATES_NOTE)
+    for b in report.baselines:
+        if b.state in ("due", "stale"):
+            doc.note(f"Baseline {b.name} is {b.state}: {b.message}")
     doc.image(charts.trend_chart(report.trend, "png"), 186)
     doc.image(charts.status_chart(summary.status_counts, "png"), 95)
 
@@ -386,6 +389,21 @@ def _inventory(doc: _Document, report: ComplianceReport) -> None:
         [[p.id, p.version, p.baseline or "", str(p.pairs_on_other_versions)] for p in report.policies],
         (60, 50, 46, 30),
     )
+    if report.baselines:
+        doc.table(
+            ["Baseline", "Refreshed", "Newest floor", "State", "Sources"],
+            [
+                [
+                    b.name,
+                    b.refreshed.isoformat(),
+                    b.newest_floor.isoformat() if b.newest_floor else "none",
+                    b.state,
+                    ", ".join(sorted(b.sources)),
+                ]
+                for b in report.baselines
+            ],
+            (30, 28, 28, 22, 78),
+        )
     if report.bundles:
         doc.table(
             ["Bundle", "Digest", "Published", "In force"],

@@ -147,3 +147,26 @@ def test_pairs_are_paged_with_a_cursor(fleet: Fleet) -> None:
     assert len(seen) == len(set(seen)) == body["totals"]["total"]
     bad = fleet.client.get("/v1/fleet/state", params={"cursor": "!!"}, headers=bearer(fleet.admin))
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_request")
+
+
+def test_baselines_show_provenance_and_go_stale_when_a_floor_is_missing(fleet: Fleet) -> None:
+    from datetime import UTC, datetime
+
+    def baselines(at: datetime) -> dict[str, dict]:
+        response = fleet.client.get(
+            "/v1/policies/baselines", params={"at": at.isoformat()}, headers=bearer(fleet.admin)
+        )
+        assert response.status_code == 200, response.text
+        return {b["name"]: b for b in response.json()}
+
+    july = baselines(datetime(2026, 7, 1, tzinfo=UTC))
+    assert july["windows"]["state"] == "fresh"
+    assert july["windows"]["newest_floor"] == "2026-06-09"
+    assert july["windows"]["refreshed"] == "2026-06-23"
+    assert "DFG-WIN-2026-06-23" in july["windows"]["sources"]
+    today = baselines(datetime(2026, 12, 1, 9, tzinfo=UTC))
+    assert today["windows"]["state"] == "stale"
+    assert today["windows"]["due"] == "2026-11-10"
+    assert "fleetward policies baselines refresh" in today["windows"]["message"]
+    assert today["macos"]["state"] == "stale"
+    assert today["ubuntu"]["state"] == "fresh"
