@@ -16,9 +16,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+# No docstring: it would become the description in the published report schema and API reference.
 class AuditStatus(StrEnum):
-    """What an auditor sees for a (device, policy) pair at an instant (precedence: this module)."""
-
     PASS = "pass"
     NOT_APPLICABLE = "not_applicable"
     WAIVED = "waived"
