@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.errors import StoreError
+from collector.store.ids import SESSION_KEY, IdSource, RandomIds
 
 _IMMEDIATE = "fleetward_begin_immediate"
 
@@ -66,13 +67,13 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """An engine with the two ways the collector uses it: read sessions and write transactions."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, ids: IdSource | None = None) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessions = sessionmaker(engine, expire_on_commit=False, info={SESSION_KEY: ids or RandomIds()})
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> Database:
-        return cls(make_engine(url, **kwargs))
+    def from_url(cls, url: str, *, ids: IdSource | None = None, **kwargs: Any) -> Database:
+        return cls(make_engine(url, **kwargs), ids=ids)
 
     @property
     def dialect(self) -> str:

@@ -70,3 +70,9 @@ def test_the_same_seed_gives_the_same_fleet(demo: DemoOutcome, tmp_path: Path) -
         start=demo.plan.start,
     )
     assert again == demo.plan
+
+
+def test_the_same_seed_gives_the_same_report_digest(demo: DemoOutcome, tmp_path: Path) -> None:
+    again = run_demo(tmp_path / "again", devices=16, days=31, seed=11)
+    assert again.summary["digest"] == demo.summary["digest"]
+    assert again.reports["json"].read_bytes() == demo.reports["json"].read_bytes()
