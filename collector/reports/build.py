@@ -15,6 +15,7 @@ from collector.domain.state import AuditStatus, worst
 from collector.reports.baselines import baseline_views
 from collector.reports.canonical import UNSET_DIGEST, report_digest
 from collector.reports.controls import ControlTally, control_definitions
+from collector.reports.practices import practice_rollups
 from collector.reports.errors import ReportInputError
 from collector.reports.model import (
     TREND_DAYS_FOR_INSTANT,
@@ -71,6 +72,7 @@ def build_report(
         if progress is not None and (done % _PROGRESS_EVERY == 0 or done == len(devices)):
             progress(done, len(devices))
     waivers = _waivers(history, policies, scope, tally.waived_pairs)
+    breaches = sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id))
     report = ComplianceReport.model_construct(
         schema_id="fleetward.compliance-report/v1",
         generated_at=generated_at.astimezone(UTC),
@@ -79,10 +81,11 @@ def build_report(
         summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)),
         policies=[tally.policy_view(p) for p in policies],
         platforms=tally.platform_rollups(),
+        practices=practice_rollups(tally.devices, tally.pairs, breaches),
         controls=tally.controls.rollups(),
         devices=tally.devices,
         pairs=tally.pairs,
-        breaches=sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id)),
+        breaches=breaches,
         stale_devices=tally.stale,
         waivers=waivers,
         bundles=_bundles(history, scope.at),

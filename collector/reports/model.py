@@ -110,6 +110,20 @@ class PlatformRollup(_Frozen):
     status_counts: StatusTally
 
 
+class PracticeRollup(_Frozen):
+    """One GP practice: its devices' and pairs' rates, breaches and stale devices."""
+
+    practice: str | None = Field(description="ODS code; null for devices enrolled without a practice.")
+    devices: Rate = Field(description="Its devices with no pair in fail, error or stale, of its devices.")
+    pairs: Rate = Field(
+        description="Its pairs in pass, waived or in_grace, of its pairs except not_applicable."
+    )
+    status_counts: StatusTally
+    breaches: int = Field(description="Breaches of the remediation window on its devices (see breaches).")
+    ongoing_breaches: int
+    stale_devices: list[str] = Field(description="Hostnames of its devices with no report within validity.")
+
+
 class ControlRollup(_Frozen):
     """A control counts a device when one of its policies applies to the device's platform, and is met
     on it when every such pair is compliant."""
@@ -244,6 +258,7 @@ class ComplianceReport(_Frozen):
     summary: Summary
     policies: list[PolicyView]
     platforms: list[PlatformRollup]
+    practices: list[PracticeRollup] = Field(default_factory=list)
     controls: list[ControlRollup]
     devices: list[DeviceView]
     pairs: list[PairView]

@@ -285,3 +285,21 @@ def test_every_format_shows_each_baseline_and_warns_when_it_is_stale_at_the_inst
     assert "Baseline windows is stale:" in html
     assert "2026-11-10 Patch Tuesday" in html
     assert build(renamed, at=AT).baselines[0].state == "fresh"  # 31 Mar 2026
+
+
+def test_each_practice_has_its_rates_breaches_and_stale_devices_and_they_add_up() -> None:
+    report = build()
+    practices = {r.practice: r for r in report.practices}
+    assert sum(r.devices.total for r in report.practices) == report.summary.devices
+    assert sum(r.pairs.total for r in report.practices) == report.summary.pairs.total
+    assert sum(r.breaches for r in report.practices) == report.summary.breaches
+    stale = sorted(h for r in report.practices for h in r.stale_devices)
+    assert stale == sorted(s.hostname for s in report.stale_devices)
+    for practice, rollup in practices.items():
+        mine = [d for d in report.devices if d.practice == practice]
+        assert rollup.devices.total == len(mine)
+        assert rollup.devices.compliant == sum(d.compliant for d in mine)
+    html = (
+        __import__("collector.reports.render", fromlist=["renderer_for"]).renderer_for("html").render(report)
+    )
+    assert b'<section id="practices">' in html

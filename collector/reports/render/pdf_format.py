@@ -259,6 +259,21 @@ def _policies(doc: _Document, report: ComplianceReport) -> None:
         ],
         (40, 80, 66),
     )
+    doc.heading("Practices")
+    doc.table(
+        ["Practice", "Devices compliant", "Pairs compliant", "Breaches", "Stale devices"],
+        [
+            [
+                r.practice or "no practice",
+                f"{r.devices.compliant} of {r.devices.total} ({percent(r.devices)})",
+                percent(r.pairs),
+                f"{r.breaches} ({r.ongoing_breaches} ongoing)",
+                ", ".join(r.stale_devices) or "none",
+            ]
+            for r in report.practices
+        ],
+        (28, 40, 28, 30, 60),
+    )
 
 
 def _findings(doc: _Document, report: ComplianceReport) -> None:
