@@ -15,7 +15,6 @@ from collector.domain.state import AuditStatus, worst
 from collector.reports.baselines import baseline_views
 from collector.reports.canonical import UNSET_DIGEST, report_digest
 from collector.reports.controls import ControlTally, control_definitions
-from collector.reports.practices import practice_rollups
 from collector.reports.errors import ReportInputError
 from collector.reports.model import (
     TREND_DAYS_FOR_INSTANT,
@@ -35,6 +34,7 @@ from collector.reports.model import (
     WaiverView,
     trusted,
 )
+from collector.reports.practices import practice_rollups
 from collector.reports.timeline import Pair, WaiverIndex, device_pairs, sample_states, trend_samples
 from fleetward.policy.verdict import Status
 
