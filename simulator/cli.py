@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 
@@ -79,6 +80,13 @@ def demo_app(
         f"  database {outcome.database_url} (try: fleetward report --database-url {outcome.database_url} --format html)"
     )
     console.print(f"digest {summary.get('digest')}: check a copy with `fleetward report verify FILE`")
+    start_day, end_day = outcome.plan.start.date().isoformat(), outcome.plan.end.isoformat()
+    console.print(
+        "dashboard for the demo's month: "
+        f"`FLEETWARD_DATABASE_URL={outcome.database_url} fleetward collector token create --role auditor --name me`, "
+        f"`FLEETWARD_DATABASE_URL={outcome.database_url} fleetward collector serve`, then "
+        f"http://127.0.0.1:8800/ui/?from={start_day}&to={quote(end_day)}"
+    )
 
 
 def _rate(summary: dict[str, object]) -> str:

@@ -1,6 +1,7 @@
 """The instant or period a dashboard page shows: `?at=`, or `?from=&to=`, defaulting to now.
 
-The date picker sends `YYYY-MM-DD` (a day: the state at the end of it, the next midnight UTC) or
+The date picker sends `YYYY-MM-DD` (a day: for `at` and `to` the state at its end, the next
+midnight UTC; for `from` its start) or
 `YYYY-MM-DDTHH:MM` (UTC when no offset is given); any ISO 8601 instant is accepted too. A value that
 does not parse, or a period that ends before it starts, is a problem shown on the page, and the page
 falls back to now rather than failing.
@@ -28,7 +29,7 @@ class Shown:
 def parse_shown(at: str, start: str, end: str, now: datetime) -> Shown:
     problems: list[str] = []
     if start or end:
-        first, last = _parse(start, "from", problems), _parse(end, "to", problems)
+        first, last = _parse(start, "from", problems, end_of_day=False), _parse(end, "to", problems)
         if first is None or last is None:
             if not problems:
                 problems.append("A period needs both from and to.")
@@ -48,12 +49,13 @@ def parse_shown(at: str, start: str, end: str, now: datetime) -> Shown:
     return Shown(now, None, problems)
 
 
-def _parse(text: str, name: str, problems: list[str]) -> datetime | None:
+def _parse(text: str, name: str, problems: list[str], *, end_of_day: bool = True) -> datetime | None:
     if not text:
         return None
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC) + timedelta(days=1)
+            day = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+            return day + timedelta(days=1) if end_of_day else day
         value = datetime.fromisoformat(text)
     except ValueError:
         problems.append(
