@@ -55,6 +55,17 @@ class BundleRecord:
 
 
 @dataclass(frozen=True)
+class LateReport:
+    """A report some of whose results were observed before what the collector already knew of
+    their pairs: it changed the recorded past, so reports flag it (docs/data-model.md)."""
+
+    device_id: str
+    observed_at: datetime
+    received_at: datetime
+    late_results: int
+
+
+@dataclass(frozen=True)
 class FleetHistory:
     devices: tuple[DeviceRecord, ...]
     policies: tuple[PolicyRecord, ...]
@@ -68,6 +79,7 @@ class FleetHistory:
     # The patch baselines of the newest published bundle (else the shipped catalogue), so reports
     # and the dashboard can show their provenance and freshness at the instant they show.
     baselines: tuple[Baseline, ...] = ()
+    late_reports: tuple[LateReport, ...] = ()
 
 
 @dataclass(frozen=True)

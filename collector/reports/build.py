@@ -34,7 +34,7 @@ from collector.reports.model import (
     WaiverView,
     trusted,
 )
-from collector.reports.practices import practice_rollups
+from collector.reports.practices import late_views, practice_rollups
 from collector.reports.timeline import Pair, WaiverIndex, device_pairs, sample_states, trend_samples
 from fleetward.policy.verdict import Status
 
@@ -73,12 +73,15 @@ def build_report(
             progress(done, len(devices))
     waivers = _waivers(history, policies, scope, tally.waived_pairs)
     breaches = sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id))
+    late = late_views(history, tally.devices, scope.trend_start, scope.at)
     report = ComplianceReport.model_construct(
         schema_id="fleetward.compliance-report/v1",
         generated_at=generated_at.astimezone(UTC),
         source=source,
         scope=scope,
-        summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)),
+        summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)).model_copy(
+            update={"late_observations": sum(v.late_results for v in late)}
+        ),
         policies=[tally.policy_view(p) for p in policies],
         platforms=tally.platform_rollups(),
         practices=practice_rollups(tally.devices, tally.pairs, breaches),
@@ -89,6 +92,7 @@ def build_report(
         stale_devices=tally.stale,
         waivers=waivers,
         bundles=_bundles(history, scope.at),
+        late_observations=late,
         baselines=baseline_views(history, policies, scope.at),
         trend=tally.trend(),
         digest=UNSET_DIGEST,

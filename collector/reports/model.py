@@ -82,6 +82,9 @@ class Summary(_Frozen):
     breaches: int
     ongoing_breaches: int
     active_waivers: int
+    late_observations: int = Field(
+        0, description="Results in the window that arrived after a later observation of their pair."
+    )
 
 
 class PolicyView(_Frozen):
@@ -220,6 +223,17 @@ class BundleView(_Frozen):
     in_force: bool
 
 
+class LateObservationView(_Frozen):
+    """A report whose results were observed before what the collector already knew of their pairs,
+    observed inside the report's window: it changed the recorded past of those pairs."""
+
+    device_id: str
+    hostname: str
+    observed_at: datetime = Field(description="The laptop's clock when it evaluated.")
+    received_at: datetime = Field(description="When the collector received it.")
+    late_results: int = Field(description="Results placed before the pair's newest recorded observation.")
+
+
 class BaselineView(_Frozen):
     """A patch baseline's provenance, and whether it covers the report's instant."""
 
@@ -266,6 +280,9 @@ class ComplianceReport(_Frozen):
     stale_devices: list[StaleDeviceView]
     waivers: list[WaiverView]
     bundles: list[BundleView]
+    late_observations: list[LateObservationView] = Field(
+        default_factory=list, description="Reports in the window placed before what was already known."
+    )
     baselines: list[BaselineView] = Field(
         default_factory=list, description="Provenance and freshness of each baseline the policies read."
     )

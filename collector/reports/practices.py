@@ -1,4 +1,4 @@
-"""Roll-up by GP practice: the numbers a practice manager answers for.
+"""Roll-up by GP practice (the numbers a practice manager answers for), and the late observations.
 
 Built from the report's own device, pair and breach views, so a practice's numbers add up to the
 fleet's: the same rates (docs/auditors.md), its breaches and its stale devices. Devices enrolled
@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
-from collector.reports.model import BreachView, DeviceView, PairView, PracticeRollup, Rate
+from collector.domain.fleet import FleetHistory
+from collector.reports.model import (
+    BreachView,
+    DeviceView,
+    LateObservationView,
+    PairView,
+    PracticeRollup,
+    Rate,
+)
 from fleetward.status import AuditStatus
 
 
@@ -43,3 +52,24 @@ def practice_rollups(
             )
         )
     return rollups
+
+
+def late_views(
+    history: FleetHistory, devices: Sequence[DeviceView], start: datetime, at: datetime
+) -> list[LateObservationView]:
+    """Late reports observed inside [start, at] from devices in the report, oldest observation first."""
+    hostnames = {d.device_id: d.hostname for d in devices}
+    return sorted(
+        (
+            LateObservationView(
+                device_id=r.device_id,
+                hostname=hostnames[r.device_id],
+                observed_at=r.observed_at,
+                received_at=r.received_at,
+                late_results=r.late_results,
+            )
+            for r in history.late_reports
+            if r.device_id in hostnames and start <= r.observed_at <= at
+        ),
+        key=lambda v: (v.observed_at, v.device_id, v.received_at),
+    )

@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from collector.domain.fleet import DeviceRecord, FleetHistory, PairKey, PolicyRecord
+from collector.domain.fleet import DeviceRecord, FleetHistory, LateReport, PairKey, PolicyRecord
 from collector.domain.runs import Run
 from collector.domain.state import DEFAULT_VALIDITY
 from collector.store.bundles import bundle_records, newest_bundle
-from collector.store.models import Device, Policy, StatusRun, Waiver
+from collector.store.models import Device, IngestedReport, Policy, StatusRun, Waiver
 from collector.store.policies import CatalogueData, load_shipped_catalogue
 from collector.store.waivers import as_record
 from fleetward.policy.baseline import Baseline
@@ -116,6 +116,19 @@ def _load(
         framework_titles=titles,
         bundles=bundle_records(session),
         baselines=baselines_in_force(session),
+        late_reports=tuple(
+            LateReport(
+                device_id=r.device_id,
+                observed_at=r.observed_at,
+                received_at=r.received_at,
+                late_results=r.late_results,
+            )
+            for r in session.scalars(
+                select(IngestedReport)
+                .where(IngestedReport.late_results > 0)
+                .order_by(IngestedReport.received_at, IngestedReport.report_id)
+            )
+        ),
     )
 
 

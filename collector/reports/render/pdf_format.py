@@ -349,6 +349,23 @@ def _findings(doc: _Document, report: ComplianceReport) -> None:
         )
     else:
         doc.note("No passing pair carries evidence.")
+    doc.heading("Late observations")
+    doc.note(
+        "Reports observed in the window that arrived after a later observation of their pairs; placed at "
+        f"their observed time, they changed the recorded past ({report.summary.late_observations} results)."
+    )
+    rows = [
+        [v.hostname, _when(v.observed_at), _when(v.received_at), str(v.late_results)]
+        for v in report.late_observations
+    ]
+    if rows:
+        doc.table(
+            ["Device", "Observed", "Received", "Late results"],
+            _capped(rows, doc, "late reports"),
+            (60, 50, 50, 26),
+        )
+    else:
+        doc.note("No late observations.")
     doc.heading("Stale devices")
     rows = [[s.hostname, _when(s.last_seen) or "never", days(s.days_silent)] for s in report.stale_devices]
     if rows:
