@@ -19,6 +19,7 @@ import httpx
 
 from agent.osquery.recorded import RecordedRunner
 from fleetward.clock import ManualClock
+from fleetward.platform import Platform
 from fleetward.policy.catalogue import Catalogue
 from fleetward.policy.verdict import Result
 from fleetward.recorded.engine import RecordedEngine
@@ -271,6 +272,9 @@ class FleetSimulation:
                 body["practice"] = waiver.practice
             self.admin.grant_waiver(body)
             self.granted.append(waiver)
+
+    def platform_of(self, device: SimDevice) -> Platform:
+        return self._laptops[device.index].template.platform
 
     def waived(self, device: SimDevice, policy_id: str, at: datetime) -> bool:
         """Whether a waiver this simulation granted covers the device's policy at `at`."""
