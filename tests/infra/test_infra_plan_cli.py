@@ -17,7 +17,8 @@ NOW = "2026-11-21T12:00:00"
 
 def small_stack(tmp_path: Path, **changes: object) -> Path:
     document = yaml.safe_load(EXAMPLE.read_text())
-    document["config"]["fleetward:sessionHosts"]["count"] = 1
+    document["config"]["fleetward:sessionHosts"]["count"] = 3
+    document["config"]["fleetward:desktop"]["expectedConcurrentUsers"] = 12
     document["config"].update(changes)
     path = tmp_path / "Pulumi.test.yaml"
     path.write_text(yaml.safe_dump(document))
