@@ -33,6 +33,7 @@ KEY_SETTINGS = (
     "minimumTlsVersion",
     "hostPoolType",
     "maxSessionLimit",
+    "registrationInfo",
     "timeZone",
     "securityProfile",
     "activeActive",

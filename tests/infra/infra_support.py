@@ -54,3 +54,14 @@ def small_raw() -> dict[str, Any]:
     raw["sessionHosts"]["count"] = SMALL_HOSTS
     raw["desktop"]["expectedConcurrentUsers"] = 12
     return raw
+
+
+def small_stack_file(directory: Path, **changes: object) -> Path:
+    """The example stack file with three hosts, written to ``directory``; ``changes`` override keys."""
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["config"]["fleetward:sessionHosts"]["count"] = SMALL_HOSTS
+    document["config"]["fleetward:desktop"]["expectedConcurrentUsers"] = 12
+    document["config"].update(changes)
+    path = directory / "Pulumi.test.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
