@@ -49,6 +49,8 @@ class RecordedResource:
     inputs: Mapping[str, Any]
     property_dependencies: Mapping[str, tuple[str, ...]]
     custom_timeouts: tuple[str, str, str] = ("", "", "")
+    dependencies: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -140,6 +142,8 @@ def run_offline(
                                 request.customTimeouts.update,
                                 request.customTimeouts.delete,
                             ),
+                            dependencies=tuple(request.dependencies),
+                            ignore_changes=tuple(request.ignoreChanges),
                         )
                     )
             return response

@@ -14,8 +14,10 @@ from infra.offline import OfflineRun, run_offline
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "Pulumi.example.yaml"
-# Any instant works: the token expiry is computed from it (tests also run the example far in the future).
+# Any instant works: the token expiry is computed from it. The full example runs years ahead (FAR_FUTURE)
+# to prove it plans on any date.
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+FAR_FUTURE = datetime(2034, 2, 28, 23, 59, 30, tzinfo=UTC)
 GOOD_KEY = "k" * 40
 
 
