@@ -79,6 +79,9 @@ def test_every_copied_source_exists_and_is_in_the_build_context() -> None:
         assert not _ignored(source, patterns), f"COPY {source} is excluded by {IGNORE.name}"
     assert _ignored(".venv", patterns)
     assert _ignored("tests", patterns)
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
+    needed = set(wheel["packages"]) | set(wheel.get("force-include", {}))
+    assert needed <= set(sources), f"the wheel build needs {sorted(needed - set(sources))}"
 
 
 def test_the_locked_install_names_real_extras_and_the_makefiles_uv() -> None:
