@@ -3,9 +3,10 @@ job, and the bootstrap credentials from Key Vault.
 
 - The environment is internal (its only address is a private IP in the collector subnet, learn
   container-apps/networking "Accessibility level"). Inside an internal environment, ``external: true`` ingress
-  means reachable from the VNet (and so from VPN clients); ``external: false`` would restrict the collector to
-  other apps of the same environment (learn container-apps/ingress-overview; PSRule
-  Azure.ContainerApp.ExternalIngress). A private DNS zone named after the environment's default domain, with a
+  exposes the app on the environment's inbound IP, which is private, so it is reachable from the VNet and VPN
+  clients; ``external: false`` ("reachable only from within the same Container Apps environment") would leave
+  laptops unable to reach the collector (learn container-apps/ingress-overview "External and internal
+  ingress"; PSRule Azure.ContainerApp.ExternalIngress). A private DNS zone named after the environment's default domain, with a
   wildcard record to its static IP, makes ``<app>.<default domain>`` resolve in the VNet (learn
   container-apps/vnet-custom-internal "DNS"); that FQDN is stable across revisions, unlike
   ``latestRevisionFqdn``.

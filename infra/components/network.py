@@ -82,8 +82,9 @@ SHORTPATH_MANAGED_PORT = "3390"
 def session_host_rules(client_pool: str, *, shortpath_public: bool) -> list[dict[str, Any]]:
     """Outbound allow list AVD needs, RDP Shortpath from the VNet and VPN clients, and deny everything else."""
     public_shortpath = (
-        # STUN-negotiated UDP straight to the client's public address (learn virtual-desktop/rdp-shortpath,
-        # "public networks": session host UDP 1024-65535 outbound); without it only TURN relay is left.
+        # STUN-negotiated UDP straight to the client's public address: the session host needs "UDP outbound to all
+        # public IP space" (learn windows-365/enterprise/rdp-shortpath-public-networks; virtual-desktop/
+        # configure-rdp-shortpath). Without it only the TURN relay is left, adding latency to video calls.
         [_rule("allow-shortpath-public", 200, "Outbound", "Udp", "VirtualNetwork", "Internet", "1024-65535")]
         if shortpath_public
         else []
