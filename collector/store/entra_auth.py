@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL
 
@@ -66,6 +65,8 @@ class ManagedIdentityTokens:
             return self._token
 
     def _fetch(self) -> tuple[str, float]:
+        import httpx  # only deployments that sign in with Entra pay for the import
+
         endpoint = self._environ.get("IDENTITY_ENDPOINT")
         params = {"resource": POSTGRES_RESOURCE, "client_id": self._client_id}
         if endpoint:
