@@ -134,7 +134,11 @@ def load_device(path: Path, schema: OsquerySchema | None = None) -> RecordedDevi
         raise DeviceRecordError(f"{path}: {details}") from exc
     if device.name != path.stem:
         raise DeviceRecordError(f"{path}: name {device.name!r} must equal the file stem {path.stem!r}")
-    problems = device.check_against(schema or load_schema())
+    try:
+        release_schema = schema or load_schema(device.osquery_version)
+    except DeviceRecordError as exc:
+        raise DeviceRecordError(f"{path}: osquery_version: {exc}") from exc
+    problems = device.check_against(release_schema)
     if problems:
         raise DeviceRecordError(f"{path}: " + "; ".join(problems))
     return device
