@@ -5,15 +5,17 @@
     description: what this device shows
     platform: windows                   # windows | darwin | linux (osquery's platform family)
     recorded_at: 2026-11-10T09:00:00Z
-    osquery_version: 5.23.1
+    osquery_version: 5.23.1             # a supported release (fleetward/recorded/schemas/)
+    sources:                            # table -> where its row shapes come from (spec, C++ file)
+      os_version: specs/os_version.table; osquery/tables/system/windows/os_version.cpp
     tables:                             # table -> rows; values as osquery returns them (strings)
       os_version:
         - {name: Microsoft Windows 11 Enterprise, build: "26100", revision: "8655", ...}
     errors:                             # table -> the error osquery gives when that table is queried
       windows_security_center: "WMI query failed"
 
-Every table and column must exist in osquery's schema for the platform. Columns a row leaves out
-read as "" (osquery's empty value). Numbers are accepted and kept as their decimal text.
+Every table and column must exist in that release's schema for the platform. A column a row leaves
+out is one the table did not set: it reads NULL, as on osqueryd. Numbers are kept as decimal text.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class RecordedDevice(BaseModel):
     platform: Platform
     recorded_at: AwareDatetime
     osquery_version: str = "5.23.1"
+    sources: dict[str, str] = Field(default_factory=dict)
     tables: dict[str, list[dict[str, str]]] = Field(default_factory=dict)
     errors: dict[str, str] = Field(default_factory=dict)
 

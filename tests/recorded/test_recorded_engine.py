@@ -177,3 +177,31 @@ def test_a_device_of_an_unsupported_release_is_refused(tmp_path: Path) -> None:
         DeviceRecordError, match=r"no schema for osquery 5\.9\.1; supported releases: 5\.12\.0, 5\.23\.1"
     ):
         load_device(path)
+
+
+def test_every_shipped_device_names_the_source_of_each_table() -> None:
+    for device in load_devices():
+        assert set(device.sources) == set(device.tables) | set(device.errors), device.name
+        for table, source in device.sources.items():
+            spec = load_schema(device.osquery_version).tables[table].spec
+            assert source.startswith(spec), f"{device.name}: {table} cites {source!r}, its spec is {spec}"
+            assert "osquery/tables/" in source, f"{device.name}: {table} names no C++ implementation"
+
+
+def test_shipped_rows_hold_values_osquerys_code_can_write() -> None:
+    for device in load_devices():
+        for row in device.rows("windows_security_products"):
+            assert row["signatures_up_to_date"] in ("0", "1"), device.name  # INTEGER(bool)
+        for row in device.rows("kernel_info"):
+            assert "BOOT_IMAGE=" not in row.get("arguments", ""), device.name
+            assert "root=" not in row.get("arguments", ""), device.name
+        for row in device.rows("disk_encryption"):
+            assert ("uid" in row) == ("user_uuid" in row), device.name  # set together (disk_encryption.mm)
+        if device.platform is Platform.DARWIN:
+            assert device.first("os_version", "build"), device.name  # ProductBuildVersion is always set
+            major = int(device.first("os_version", "major"))
+            alf = device.rows("alf")[0]
+            assert ("allow_signed_enabled" in alf) == (major < 15), device.name  # firewall.mm genALF
+        for row in device.rows("apt_sources"):
+            assert row["source"].startswith("/etc/apt/"), device.name  # the file, not the line
+            assert "://" not in row["name"], device.name
