@@ -20,7 +20,7 @@ A table the recording marks as failing raises the recorded error when it is scan
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import apsw
@@ -28,7 +28,7 @@ import apsw.ext
 
 from fleetward.errors import QueryError
 from fleetward.policy.model import Platform
-from fleetward.recorded import functions
+from fleetward.recorded import extensions, functions
 from fleetward.recorded.model import RecordedDevice
 from fleetward.recorded.schema import Column, OsquerySchema, Table, load_schema
 from fleetward.recorded.versions import COLLATIONS, VersionCompareError, collate
@@ -71,13 +71,22 @@ _ALLOWED_PRAGMAS = {
 class RecordedEngine:
     """One device's tables, as its osquery release declares them, in an in-memory SQLite database."""
 
-    def __init__(self, device: RecordedDevice, schema: OsquerySchema | None = None) -> None:
+    def __init__(
+        self,
+        device: RecordedDevice,
+        schema: OsquerySchema | None = None,
+        extension_tables: Sequence[Table] = (),
+    ) -> None:
         self.device = device
         self.schema = schema or load_schema(device.osquery_version)
         self._db = apsw.Connection(":memory:")
         self._failing = {name.lower(): message for name, message in device.errors.items()}
         self._register_functions()
-        tables = self.schema.tables_for(device.platform)
+        extras = [*extensions.extension_tables(device.extensions), *extension_tables]
+        tables = [
+            *(t for t in self.schema.tables_for(device.platform) if t.name not in {e.name for e in extras}),
+            *(t for t in extras if device.platform.value in t.platforms),
+        ]
         for table in tables:
             module = _TableModule(
                 table, device.platform, device.rows(table.name), self._failing.get(table.name)
@@ -266,7 +275,8 @@ class _Cursor:
             c.required for c in table.columns if c.name in constrained and c.alias_of is None
         ):
             raise _TableError(
-                f"Table {table.spec.name} was queried without a required column in the WHERE clause"
+                table.spec.required_message
+                or f"Table {table.spec.name} was queried without a required column in the WHERE clause"
             )
         if table.error is not None:
             raise _TableError(table.error)

@@ -20,6 +20,7 @@ out is one the table did not set: it reads NULL, as on osqueryd. Numbers are kep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -29,7 +30,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from fleetward.errors import DeviceRecordError
 from fleetward.policy.model import Platform
-from fleetward.recorded.schema import OsquerySchema, load_schema
+from fleetward.recorded.schema import OsquerySchema, Table, load_schema
 
 FORMAT = "fleetward.recorded-device/v1"
 Value = str | int | float
@@ -45,6 +46,10 @@ class RecordedDevice(BaseModel):
     recorded_at: AwareDatetime
     osquery_version: str = "5.23.1"
     sources: dict[str, str] = Field(default_factory=dict)
+    extensions: tuple[str, ...] = Field(
+        default=(),
+        description="Extension sets its osqueryd runs (fleetward/recorded/extensions/), e.g. fleet-orbit",
+    )
     tables: dict[str, list[dict[str, str]]] = Field(default_factory=dict)
     errors: dict[str, str] = Field(default_factory=dict)
 
@@ -65,11 +70,12 @@ class RecordedDevice(BaseModel):
         rows = self.tables.get(table) or []
         return rows[0].get(column, default) if rows else default
 
-    def check_against(self, schema: OsquerySchema) -> list[str]:
+    def check_against(self, schema: OsquerySchema, extra_tables: Sequence[Table] = ()) -> list[str]:
         """Problems with tables or columns osquery would not have on this platform."""
         problems: list[str] = []
+        extras = {t.name: t for t in extra_tables}
         for table, rows in {**self.tables, **{key: [] for key in self.errors}}.items():
-            spec = schema.table(table)
+            spec = extras.get(table) or schema.table(table)
             if spec is None:
                 problems.append(f"table {table!r} is not an osquery table")
                 continue
@@ -141,7 +147,13 @@ def load_device(path: Path, schema: OsquerySchema | None = None) -> RecordedDevi
         release_schema = schema or load_schema(device.osquery_version)
     except DeviceRecordError as exc:
         raise DeviceRecordError(f"{path}: osquery_version: {exc}") from exc
-    problems = device.check_against(release_schema)
+    from fleetward.recorded.extensions import extension_tables
+
+    try:
+        extras = extension_tables(device.extensions)
+    except DeviceRecordError as exc:
+        raise DeviceRecordError(f"{path}: extensions: {exc}") from exc
+    problems = device.check_against(release_schema, extras)
     if problems:
         raise DeviceRecordError(f"{path}: " + "; ".join(problems))
     return device

@@ -53,6 +53,8 @@ class Table:
     columns: tuple[Column, ...]
     aliases: tuple[str, ...] = ()
     spec: str = ""
+    # An extension's own answer to a scan without its required column (None: osquery's message).
+    required_message: str | None = None
 
     def columns_for(self, platform: Platform) -> tuple[Column, ...]:
         """The columns a table implementation on `platform` can fill (its native ones)."""
