@@ -78,7 +78,7 @@ def import_fleet(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Catalogue directory to write the policies into.")],
 ) -> None:
-    """Import Fleet policies as catalogue files (Fleet's "rows mean pass"), then lint them."""
+    """Import Fleet policies as catalogue files (Fleet's "rows mean pass"); lint the result next."""
     from fleetward.policy.fleet_import import read_fleet_files, write_catalogue
 
     result = read_fleet_files(files)
