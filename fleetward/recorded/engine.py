@@ -27,7 +27,7 @@ import apsw
 import apsw.ext
 
 from fleetward.errors import QueryError
-from fleetward.policy.model import Platform
+from fleetward.platform import Platform
 from fleetward.recorded import extensions, functions
 from fleetward.recorded.model import RecordedDevice
 from fleetward.recorded.schema import Column, OsquerySchema, Table, load_schema

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleetward.errors import DeviceRecordError
-from fleetward.policy.model import Platform
+from fleetward.platform import Platform
 from fleetward.recorded.schema import Column, Table
 
 EXTENSIONS_DIR = "extensions"

@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 
 from fleetward.errors import DeviceRecordError
-from fleetward.policy.model import Platform
+from fleetward.platform import Platform
 from fleetward.recorded.versions import compare
 
 SCHEMA_DIR = "schemas"

@@ -11,8 +11,6 @@ for macOS and Windows, and on x86_64 Linux), because osquery subtracts `int(l_ve
 
 from __future__ import annotations
 
-from functools import cmp_to_key
-
 _DELIMITERS = {ord("~"): 1, ord("-"): 2, ord("^"): 3, ord("."): 4, ord(":"): 5}
 # After one version ends, what the other's next character says (sqlite_version.cpp compareRemainder):
 # a tilde sorts before the end, a hyphen equal to it, a caret after it.
@@ -158,7 +156,3 @@ def collate(name: str, left: str, right: str) -> int:
         comp_remaining=remaining,
         remainder_precedence=precedence,
     )
-
-
-# Sorting helper for code that orders versions the way osquery's `version` collation does.
-version_key = cmp_to_key(compare)
