@@ -16,6 +16,7 @@ slug: the same Fleet policy always gets the same id. Each file records where it 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -176,7 +177,7 @@ def _disambiguate(result: ImportResult) -> None:
             continue  # the same policy listed twice
         if earlier is not None:
             digest = hashlib.sha256(policy.query.encode()).hexdigest()[:6]
-            policy = FleetPolicy(**{**policy.__dict__, "name": f"{policy.name} {digest}"})
+            policy = dataclasses.replace(policy, name=f"{policy.name} {digest}")
         seen[policy.id] = policy
         unique.append(policy)
     result.policies = unique

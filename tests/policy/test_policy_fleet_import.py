@@ -146,3 +146,17 @@ def test_a_broken_fleet_file_is_named_and_the_rest_imported(tmp_path: Path) -> N
     assert outcome.exit_code == 2
     assert "not valid YAML" in outcome.output
     assert "no Fleet policies found" in outcome.output
+
+
+def test_one_name_for_two_fleet_policies_gives_two_stable_ids(tmp_path: Path) -> None:
+    source = tmp_path / "two.yml"
+    source.write_text(
+        "- name: Disk encrypted\n  query: SELECT 1 FROM bitlocker_info;\n  platform: windows\n"
+        "- name: Disk encrypted\n  query: SELECT 1 FROM disk_encryption WHERE encrypted = 1;\n  platform: linux\n"
+        "- name: Disk encrypted\n  query: SELECT 1 FROM bitlocker_info;\n  platform: windows\n"
+    )
+    first = [p.id for p in read_fleet_files([source]).policies]
+    assert first[0] == "fleet-disk-encrypted"
+    assert len(first) == 2
+    assert first[1].startswith("fleet-disk-encrypted-")
+    assert [p.id for p in read_fleet_files([source]).policies] == first
