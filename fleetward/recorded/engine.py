@@ -28,7 +28,7 @@ import apsw.ext
 
 from fleetward.errors import QueryError
 from fleetward.platform import Platform
-from fleetward.recorded import extensions, functions
+from fleetward.recorded import extensions, functions, sqlite_builtins
 from fleetward.recorded.model import RecordedDevice
 from fleetward.recorded.schema import Column, OsquerySchema, Table, load_schema
 from fleetward.recorded.versions import COLLATIONS, VersionCompareError, collate
@@ -101,7 +101,9 @@ class RecordedEngine:
         for table in tables:
             for alias in table.aliases:
                 self._db.execute(f'CREATE VIEW "{alias}" AS SELECT * FROM "{table.name}"')
-        self._db.set_authorizer(_authorize)
+        self._functions = _osquery_functions(self.schema.sqlite_version)
+        self._refused: list[str] = []
+        self._db.set_authorizer(self._authorize)
 
     @property
     def platform(self) -> Platform:
@@ -109,6 +111,7 @@ class RecordedEngine:
 
     def query(self, sql: str) -> list[dict[str, str]]:
         """Rows as osquery returns them; QueryError with osquery's message on failure."""
+        self._refused.clear()
         try:
             cursor = self._db.execute(sql)
             rows = []
@@ -121,14 +124,38 @@ class RecordedEngine:
         except (functions.OsqueryFunctionError, VersionCompareError, _TableError) as exc:
             raise QueryError(str(exc)) from exc
         except apsw.Error as exc:
-            raise QueryError(_sqlite_message(exc)) from exc
+            raise QueryError(self._sqlite_error(exc)) from exc
 
     def columns(self, sql: str) -> list[str]:
         """The result's column names, from preparing the statement without running it."""
         try:
-            return [d[0] for d in apsw.ext.query_info(self._db, sql).description or ()]
-        except (apsw.Error, functions.OsqueryFunctionError, VersionCompareError) as exc:
-            raise QueryError(_sqlite_message(exc)) from exc
+            self._refused.clear()
+            names = [d[0] for d in apsw.ext.query_info(self._db, sql).description or ()]
+        except apsw.Error as exc:
+            raise QueryError(self._sqlite_error(exc)) from exc
+        except (functions.OsqueryFunctionError, VersionCompareError) as exc:
+            raise QueryError(str(exc)) from exc
+        if self._refused:  # query_info ignores the authorizer's verdict on some statements
+            raise QueryError(f"no such function: {self._refused[0]}")
+        return names
+
+    def _sqlite_error(self, exc: apsw.Error) -> str:
+        # A function osqueryd's SQLite lacks reads as it does there; anything else as SQLite says.
+        return f"no such function: {self._refused[0]}" if self._refused else _sqlite_message(exc)
+
+    def _authorize(
+        self, code: int, arg3: str | None, arg4: str | None, database: str | None, trigger: str | None
+    ) -> int:
+        if code == apsw.SQLITE_FUNCTION:
+            if arg4 is not None and arg4.lower() not in self._functions:
+                self._refused.append(arg4)
+                return apsw.SQLITE_DENY
+            return apsw.SQLITE_OK
+        if code in _ALLOWED_ACTIONS:
+            return apsw.SQLITE_OK
+        if code == apsw.SQLITE_PRAGMA and arg3 is not None and arg3.lower() in _ALLOWED_PRAGMAS:
+            return apsw.SQLITE_OK
+        return apsw.SQLITE_DENY
 
     def close(self) -> None:
         self._db.close()
@@ -151,6 +178,7 @@ class RecordedEngine:
                 "community_id_v1_strict", functions.community_id_v1_strict, count, deterministic=True
             )
         self._db.create_aggregate_function("carve", functions.Carve, 1)
+        self._db.create_scalar_function("soundex", _soundex, 1, deterministic=True)
         for name in COLLATIONS:
             self._db.create_collation(name, _collation(name))
 
@@ -162,14 +190,16 @@ def _collation(name: str) -> Callable[[str, str], int]:
     return compare
 
 
-def _authorize(
-    code: int, arg3: str | None, arg4: str | None, database: str | None, trigger: str | None
-) -> int:
-    if code in _ALLOWED_ACTIONS:
-        return apsw.SQLITE_OK
-    if code == apsw.SQLITE_PRAGMA and arg3 is not None and arg3.lower() in _ALLOWED_PRAGMAS:
-        return apsw.SQLITE_OK
-    return apsw.SQLITE_DENY
+def _soundex(*args: functions.SqlValue) -> str:
+    return sqlite_builtins.soundex(args[0])
+
+
+def _osquery_functions(sqlite_version: str) -> frozenset[str]:
+    """Every SQL function name osqueryd of this SQLite has: SQLite's own in osquery's build, plus
+    the ones osquery registers (sqlite_util.cpp registers each extension set on every connection)."""
+    registered = {*functions.scalar_functions("linux", lambda _: False), "community_id_v1", "carve"}
+    registered.add("community_id_v1_strict")
+    return sqlite_builtins.builtin_functions(sqlite_version) | registered
 
 
 class _TableError(Exception):

@@ -70,10 +70,13 @@ class Table:
 
 
 class OsquerySchema:
-    def __init__(self, release: str, source: str, tables: dict[str, Table]) -> None:
+    def __init__(
+        self, release: str, source: str, tables: dict[str, Table], sqlite_version: str = "3.42.0"
+    ) -> None:
         self.release = release
         self.source = source
         self.tables = tables
+        self.sqlite_version = sqlite_version
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(name)
@@ -146,7 +149,10 @@ def load_schema(release: str | None = None) -> OsquerySchema:
             spec=spec.get("spec", ""),
         )
     return OsquerySchema(
-        release=str(raw.get("release", chosen)), source=str(raw.get("source", "")), tables=tables
+        release=str(raw.get("release", chosen)),
+        source=str(raw.get("source", "")),
+        tables=tables,
+        sqlite_version=str(raw.get("sqlite_version", "3.42.0")),
     )
 
 

@@ -121,3 +121,34 @@ def test_program_path_functions_look_at_the_recorded_files() -> None:
     assert e.query("SELECT is_path_deterministic('/usr/bin/python3 -x') AS v") == [{"v": "1"}]
     with pytest.raises(QueryError, match=r"^Invalid inputs to find_binary_path_from_cmd$"):
         e.query("SELECT find_file_path_in_cmd(NULL)")
+
+
+def _on(release: str, sql: str) -> list[dict[str, str]]:
+    device = RecordedDevice(
+        name="f",
+        platform=Platform.LINUX,
+        recorded_at=datetime(2026, 12, 1, tzinfo=UTC),
+        osquery_version=release,
+    )
+    return RecordedEngine(device).query(sql)
+
+
+@pytest.mark.parametrize("release", ["5.12.0", "5.23.1"])
+@pytest.mark.parametrize("function", ["trunc(1.5)", "ln(2)", "mod(7, 2)", "json_pretty('{}')", "unistr('a')"])
+def test_sqlite_functions_osquerys_build_lacks_are_no_such_function(release: str, function: str) -> None:
+    # libraries/cmake/source/sqlite/CMakeLists.txt: no SQLITE_ENABLE_MATH_FUNCTIONS; SQLite 3.45.0 in
+    # 5.12.0 and 3.42.0 from 5.12.1 (libraries/third_party_libraries_manifest.json).
+    with pytest.raises(QueryError, match=f"^no such function: {function.split('(')[0]}$"):
+        _on(release, f"SELECT {function} AS v")
+
+
+def test_functions_follow_the_releases_sqlite() -> None:
+    assert _on("5.12.0", "SELECT octet_length('ab') AS v") == [{"v": "2"}]  # SQLite 3.43 (5.12.0 has 3.45.0)
+    with pytest.raises(QueryError, match=r"^no such function: octet_length$"):
+        _on("5.23.1", "SELECT octet_length('ab') AS v")  # 5.23.1 is back on 3.42.0 (#8295)
+
+
+def test_soundex_is_built_in_as_osquery_builds_sqlite() -> None:
+    assert _on("5.23.1", "SELECT soundex('Robert') AS a, soundex('Tymczak') AS b, soundex('123') AS c") == [
+        {"a": "R163", "b": "T522", "c": "?000"}
+    ]
