@@ -1,6 +1,6 @@
 """Generate fleetward/recorded/schemas/osquery-<release>.json from osquery's own specs at a release tag.
 
-    python scripts/osquery_schema.py --repo /path/to/osquery.git 5.12.0 5.23.1
+    python scripts/osquery_schema.py --repo /path/to/osquery.git 5.12.1 5.23.1
 
 Reads the tag with `git show` (a bare clone is enough), applies osquery's code-generator rules
 (fleetward/recorded/specs.py says which, with file references) and writes one JSON file per release.

@@ -1,7 +1,7 @@
 """catalogue.yaml: what a catalogue promises about the osqueryd it runs on.
 
     # policies/catalogue.yaml
-    osquery_releases: ["5.12.0", "5.23.1"]   # every policy compiles and runs on each (lint checks)
+    osquery_releases: ["5.12.1", "5.23.1"]   # every policy compiles and runs on each (lint checks)
     extensions: [fleet-orbit]                 # extension sets the estate's osqueryd loads, if any
     extension_tables:                         # or tables declared here, same shape as a set's
       my_table:

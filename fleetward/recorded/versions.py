@@ -1,9 +1,9 @@
 """osquery's version comparison: the `version_compare` SQL function and the four version collations.
 
-Reimplemented from the behaviour of osquery/sql/sqlite_version.cpp as it is in every supported release
-(5.12.0 .. 5.23.1; `version_compare` arrived in 5.11.0, and 5.12.0 fixed the collation for a version
-whose last character is a delimiter, #8283, b6abdc3cb). The expectations it must meet are osquery's own,
-ported as data in tests/conformance/osquery_sql_expectations.yaml.
+Reimplemented from the behaviour of osquery/sql/sqlite_version.cpp as it is from 5.12.0 to 5.23.1,
+so in both supported releases (5.12.1, 5.23.1). `version_compare` arrived in 5.11.0, and 5.12.0 fixed
+the collation for a version whose last character is a delimiter (#8283, b6abdc3cb). The expectations
+it must meet are osquery's own, ported as data in tests/conformance/osquery_sql_expectations.yaml.
 
 `compare` works on the UTF-8 bytes as C `char`s (signed on the x86_64 and arm64 builds osquery ships
 for macOS and Windows, and on x86_64 Linux), because osquery subtracts `int(l_ver[i]) - int(r_ver[i])`.

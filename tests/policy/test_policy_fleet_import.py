@@ -1,5 +1,5 @@
 """`fleetward policies import` on real Fleet policies (tests/data/fleet_policies, at their fleetdm/fleet
-paths): import, lint against osquery 5.12.0 and 5.23.1 with orbit's tables, evaluate on recorded devices."""
+paths): import, lint against osquery 5.12.1 and 5.23.1 with orbit's tables, evaluate on recorded devices."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_lint_finds_exactly_the_fleet_policies_osqueryd_would_refuse(imported: P
         ("fleet-windows-mdm-enrolled-soc-2", "no such table: mdm"),
     ]
     releases = {p.message.split("osquery ")[1].split("'")[0] for p in problems}
-    assert releases == {"5.12.0", "5.23.1"}
+    assert releases == {"5.12.1", "5.23.1"}
 
 
 def test_without_orbit_tables_lint_says_which_are_missing(imported: Path) -> None:

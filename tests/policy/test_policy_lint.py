@@ -46,7 +46,7 @@ CASES = [
     ("id-not-stem.yaml", "must equal the file stem 'id-not-stem'"),
     ("sql-syntax.yaml", "syntax error"),
     ("unknown-column.yaml", "no such column: protection_state"),
-    ("table-not-on-platform.yaml", "osquery 5.12.0's darwin schema: no such table: bitlocker_info"),
+    ("table-not-on-platform.yaml", "osquery 5.12.1's darwin schema: no such table: bitlocker_info"),
     ("master-only-column.yaml", "osquery 5.23.1's windows schema: no such column: protector_types"),
     ("operator-version-compare.yaml", "query fails when run on recorded device win11-25h2-ent-compliant"),
     ("required-column-missing.yaml", "Table plist was queried without a required column in the WHERE clause"),
@@ -133,7 +133,7 @@ def test_missing_directory_is_a_clear_problem(tmp_path: Path) -> None:
 def test_every_supported_release_is_compiled_against(tmp_path: Path) -> None:
     root = catalogue_with(tmp_path, "master-only-column.yaml")
     releases = {p.message.split("osquery ")[1].split("'")[0] for p in lint_catalogue(root, AT)}
-    assert releases == {"5.12.0", "5.23.1"}
+    assert releases == {"5.12.1", "5.23.1"}
 
 
 def test_a_catalogue_declares_its_releases(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_a_catalogue_declares_its_releases(tmp_path: Path) -> None:
     (root / "catalogue.yaml").write_text('osquery_releases: ["5.23.1", "5.9.1"]\n')
     (problem,) = lint_catalogue(root, AT)
     assert problem.path == str(root / "catalogue.yaml")
-    assert "osquery 5.9.1 has no schema here; supported releases: 5.12.0, 5.23.1" in problem.message
+    assert "osquery 5.9.1 has no schema here; supported releases: 5.12.1, 5.23.1" in problem.message
 
 
 def test_a_release_only_newer_osquery_has_is_caught_on_the_oldest(tmp_path: Path) -> None:
@@ -154,5 +154,5 @@ def test_a_release_only_newer_osquery_has_is_caught_on_the_oldest(tmp_path: Path
     )
     messages = [p.message for p in lint_catalogue(root, AT, devices=[])]
     assert messages == [
-        "query does not compile against osquery 5.12.0's windows schema: no such column: emulated_cpu_type"
+        "query does not compile against osquery 5.12.1's windows schema: no such column: emulated_cpu_type"
     ]

@@ -83,7 +83,7 @@ def test_a_column_the_release_lacks_is_no_such_column() -> None:
     windows = engine_for(Platform.WINDOWS)
     with pytest.raises(QueryError, match=r"^no such column: protector_types$"):
         windows.query("SELECT protector_types FROM bitlocker_info")  # master-only (#8873)
-    old = engine_for(Platform.WINDOWS, release="5.12.0")
+    old = engine_for(Platform.WINDOWS, release="5.12.1")
     with pytest.raises(QueryError, match="no such column: emulated_cpu_type"):
         old.query("SELECT emulated_cpu_type FROM system_info")
     assert engine_for(Platform.WINDOWS).query("SELECT emulated_cpu_type FROM system_info") == []
@@ -174,7 +174,7 @@ def test_a_device_of_an_unsupported_release_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "old.yaml"
     path.write_text("name: old\nplatform: linux\nrecorded_at: 2026-11-15T00:00:00Z\nosquery_version: 5.9.1\n")
     with pytest.raises(
-        DeviceRecordError, match=r"no schema for osquery 5\.9\.1; supported releases: 5\.12\.0, 5\.23\.1"
+        DeviceRecordError, match=r"no schema for osquery 5\.9\.1; supported releases: 5\.12\.1, 5\.23\.1"
     ):
         load_device(path)
 

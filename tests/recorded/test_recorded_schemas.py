@@ -34,7 +34,7 @@ FACT_EXCEPTIONS = {"device_file", "device_hash", "device_partitions"}
 
 
 def test_supported_releases_are_the_oldest_and_newest() -> None:
-    assert supported_releases() == ("5.12.0", "5.23.1")
+    assert supported_releases() == ("5.12.1", "5.23.1")
 
 
 def _facts() -> dict[str, dict[str, object]]:
@@ -68,9 +68,9 @@ def test_5_23_1_matches_the_researched_facts() -> None:
 
 
 def test_release_facts_the_policies_depend_on() -> None:
-    new, old = load_schema("5.23.1"), load_schema("5.12.0")
+    new, old = load_schema("5.23.1"), load_schema("5.12.1")
     assert not new.has_column("bitlocker_info", "protector_types", Platform.WINDOWS)  # master only (#8873)
-    assert old.has_column("os_version", "revision", Platform.WINDOWS)  # #8265, first in 5.12.0
+    assert old.has_column("os_version", "revision", Platform.WINDOWS)  # #8265, in 5.12.0 and later
     assert new.has_column("secureboot", "setup_mode", Platform.DARWIN)  # extended_schema: hidden there
     setup_mode = next(c for c in new.tables["secureboot"].columns if c.name == "setup_mode")
     assert setup_mode.hidden_on(Platform.DARWIN)
@@ -80,7 +80,7 @@ def test_release_facts_the_policies_depend_on() -> None:
     assert "example" not in old.tables
 
 
-@pytest.mark.parametrize("release", ["5.12.0", "5.23.1"])
+@pytest.mark.parametrize("release", ["5.12.1", "5.23.1"])
 def test_committed_schema_is_what_the_generator_makes_from_osquerys_tag(release: str, tmp_path: Path) -> None:
     if not (OSQUERY_REPO / "HEAD").is_file():
         pytest.skip(f"no osquery clone at {OSQUERY_REPO} (set OSQUERY_REPO to a clone with the release tags)")
