@@ -179,6 +179,12 @@ class RecordedEngine:
             )
         self._db.create_aggregate_function("carve", functions.Carve, 1)
         self._db.create_scalar_function("soundex", _soundex, 1, deterministic=True)
+        bundled = self.schema.sqlite_version  # what osqueryd's sqlite_version() says
+
+        def sqlite_version(*_: functions.SqlValue) -> str:
+            return bundled
+
+        self._db.create_scalar_function("sqlite_version", sqlite_version, 0, deterministic=True)
         for name in COLLATIONS:
             self._db.create_collation(name, _collation(name))
 

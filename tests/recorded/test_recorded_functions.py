@@ -155,3 +155,7 @@ def test_soundex_is_built_in_as_osquery_builds_sqlite() -> None:
     assert _on("5.23.1", "SELECT soundex('Robert') AS a, soundex('Tymczak') AS b, soundex('123') AS c") == [
         {"a": "R163", "b": "T522", "c": "?000"}
     ]
+
+
+def test_sqlite_version_is_the_one_osquery_bundles() -> None:
+    assert _on("5.23.1", "SELECT sqlite_version() AS v") == [{"v": "3.42.0"}]
