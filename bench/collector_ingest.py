@@ -227,7 +227,8 @@ def _database_alone(conninfo: str, reports: int) -> float:
             with conn.transaction():
                 conn.execute("SELECT id FROM devices WHERE id = %s FOR UPDATE", (device,))
                 conn.execute(
-                    "INSERT INTO ingested_reports VALUES (%s, %s, 'snapshot', %s, %s, '0.1.0', NULL, 15, 0)",
+                    "INSERT INTO ingested_reports (report_id, device_id, kind, observed_at, received_at, agent_version,"
+                    " bundle_version, result_count, transitions) VALUES (%s, %s, 'snapshot', %s, %s, '0.1.0', NULL, 15, 0)",
                     (str(uuid.uuid4()), device, now + timedelta(seconds=n), now),
                 )
                 conn.execute(
@@ -265,7 +266,8 @@ def _sqlite_alone(path: Path, reports: int) -> float:
             at = (now + timedelta(seconds=n)).isoformat()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
-                "INSERT INTO ingested_reports VALUES (?, ?, 'snapshot', ?, ?, '0.1.0', NULL, 15, 0)",
+                "INSERT INTO ingested_reports (report_id, device_id, kind, observed_at, received_at, agent_version,"
+                " bundle_version, result_count, transitions) VALUES (?, ?, 'snapshot', ?, ?, '0.1.0', NULL, 15, 0)",
                 (str(uuid.uuid4()), device, at, now.isoformat()),
             )
             conn.execute(

@@ -2,7 +2,8 @@
 
 The app does not migrate the database (run `fleetward collector migrate`); it refuses to start
 when the schema is not at head, so an old process can never write to a newer schema or the
-reverse. At startup it registers the shipped catalogue and the bootstrap admin token, if any.
+reverse. At startup it registers the shipped catalogue and the bootstrap admin token and enroll
+secret, if any.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from collector.api.openapi import install_openapi
 from collector.observability import Metrics
 from collector.reports import api as reports_api
 from collector.settings import CollectorSettings
+from collector.store.bootstrap import register_enroll_secret
 from collector.store.bundles import register_newest_bundle
 from collector.store.credentials import Hasher, Role, register_api_token
 from collector.store.engine import Database
 from collector.store.group_commit import GroupCommitter
+from collector.store.ids import IdSource
 from collector.store.migrate import ensure_at_head
 from collector.store.policies import PolicyRegistry, load_shipped_catalogue, register_catalogue
 from collector.ui import router as ui
@@ -34,9 +37,12 @@ from fleetward.clock import Clock, SystemClock
 API_TITLE = "fleetward collector"
 
 
-def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: CollectorSettings, *, clock: Clock | None = None, ids: IdSource | None = None
+) -> FastAPI:
+    """`ids`: where identifiers come from (random unless a reproducible run seeds them)."""
     clock = clock or SystemClock()
-    db = Database.from_url(settings.database_url_value())
+    db = Database.from_url(settings.database_url_value(), ids=ids)
     pepper = settings.token_pepper.get_secret_value().encode() if settings.token_pepper else None
     metrics = Metrics()
     registry = PolicyRegistry()
@@ -100,5 +106,13 @@ def _start(ctx: AppContext) -> None:
                 secret=ctx.settings.bootstrap_admin_token.get_secret_value(),
                 name="bootstrap",
                 role=Role.ADMIN,
+                now=now,
+            )
+        if ctx.settings.bootstrap_enroll_secret is not None:
+            register_enroll_secret(
+                session,
+                ctx.hasher,
+                secret=ctx.settings.bootstrap_enroll_secret.get_secret_value(),
+                validity=ctx.settings.bootstrap_enroll_secret_validity,
                 now=now,
             )

@@ -16,6 +16,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.errors import StoreError
+from collector.store.entra_auth import ManagedIdentityTokens, split_client_id, use_token_password
+from collector.store.ids import SESSION_KEY, IdSource, RandomIds
 
 _IMMEDIATE = "fleetward_begin_immediate"
 
@@ -33,9 +35,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed, entra_client_id = split_client_id(parsed)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+        if entra_client_id:  # Azure: an Entra token per connection instead of a password
+            use_token_password(engine, ManagedIdentityTokens(entra_client_id))
+        return engine
     raise StoreError(
         f"database backend {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL"
     )
@@ -66,13 +72,13 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """An engine with the two ways the collector uses it: read sessions and write transactions."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, ids: IdSource | None = None) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessions = sessionmaker(engine, expire_on_commit=False, info={SESSION_KEY: ids or RandomIds()})
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> Database:
-        return cls(make_engine(url, **kwargs))
+    def from_url(cls, url: str, *, ids: IdSource | None = None, **kwargs: Any) -> Database:
+        return cls(make_engine(url, **kwargs), ids=ids)
 
     @property
     def dialect(self) -> str:

@@ -116,8 +116,8 @@ def ingest_reports(
     for round_ in _rounds(fresh):
         latest = _latest_runs(session, {item.device_id for _, item in round_})
         for index, item in round_:
-            transitions = _plan(session, rows, item, latest, validity)
-            rows.receipt(item, transitions, received_at)
+            transitions, late = _plan(session, rows, item, latest, validity)
+            rows.receipt(item, transitions, late, received_at)
             outcomes[index] = IngestOutcome(duplicate=False, transitions=transitions, registered=registered)
         rows.write_runs(session)
     for _, item in fresh:
@@ -202,7 +202,7 @@ class _Rows:
     events: list[dict[str, Any]] = field(default_factory=list)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def receipt(self, item: Incoming, transitions: int, received_at: datetime) -> None:
+    def receipt(self, item: Incoming, transitions: int, late: int, received_at: datetime) -> None:
         report = item.report
         report_id = str(report.report_id)
         self.receipts.append(
@@ -216,6 +216,7 @@ class _Rows:
                 "bundle_version": report.bundle_version,
                 "result_count": len(report.results),
                 "transitions": transitions,
+                "late_results": late,
             }
         )
         self.events.extend(
@@ -285,8 +286,9 @@ def _plan(
     item: Incoming,
     latest: dict[tuple[str, str], dict[str, Any]],
     validity: timedelta,
-) -> int:
-    """Turn one report's results into run changes; returns how many transitions it records.
+) -> tuple[int, int]:
+    """Turn one report's results into run changes; returns how many transitions it records and
+    how many results were late (observed before what was already known of their pair).
 
     In-order results become rows of `rows` (written once per round); a result older than its
     pair's latest confirmation is placed at once by the slow path.
@@ -294,7 +296,7 @@ def _plan(
     report = item.report
     report_id = str(report.report_id)
     observed_at = report.observed_at
-    transitions = 0
+    transitions = late = 0
     for result in report.results:
         obs = Observation(
             at=observed_at,
@@ -307,10 +309,11 @@ def _plan(
         if current is None or observed_at > current["last_seen"]:
             transitions += _append(rows, item.device_id, result.policy_id, current, obs, report_id, validity)
         else:
+            late += 1
             transitions += _place_out_of_order(
                 session, item.device_id, result.policy_id, obs, report_id, validity
             )
-    return transitions
+    return transitions, late
 
 
 def _as_run(row: Any) -> Run:
