@@ -109,28 +109,24 @@ def _authenticate(
 
 
 @dataclass(frozen=True)
-class DeviceCredential:
-    """A device key presented with a report: already verified (`principal`), or to be verified by
-    the transaction that writes the report (group commit looks up all of a batch's keys at once)."""
+class DeviceKeyDigest:
+    """The digest of the device key presented with a report. It is verified by the transaction that
+    writes the report (group commit looks up all of a batch's keys at once), never from the cache
+    of verified credentials, so a revoked or replaced key cannot write one more report."""
 
     digest: str
-    principal: Principal | None
 
 
-async def device_credential(
+async def device_key_digest(
     request: Request,
     ctx: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> DeviceCredential:
+) -> DeviceKeyDigest:
     if credentials is None or not credentials.credentials.startswith(DEVICE_KEY_PREFIX + "_"):
-        # Not a device key: the full check gives the 401 or the 403 naming the token's role.
-        checked = await run_in_threadpool(device_principal, request, ctx, credentials)
-        return DeviceCredential(ctx.hasher.digest(credentials.credentials) if credentials else "", checked)
-    digest = ctx.hasher.digest(credentials.credentials)
-    cached = ctx.principals.get(digest)
-    if cached is not None:
-        request.state.principal = cached
-    return DeviceCredential(digest, cached)
+        # Not a device key: the full check answers the 401, or the 403 naming the token's role.
+        await run_in_threadpool(device_principal, request, ctx, credentials)
+        raise AssertionError("only a device key passes device_principal")  # pragma: no cover
+    return DeviceKeyDigest(ctx.hasher.digest(credentials.credentials))
 
 
 def device_principal(
@@ -180,6 +176,6 @@ def admin(
 
 
 DevicePrincipal = Annotated[Principal, Depends(device_principal)]
-ReportCredential = Annotated[DeviceCredential, Depends(device_credential)]
+ReportKey = Annotated[DeviceKeyDigest, Depends(device_key_digest)]
 Reader = Annotated[Principal, Depends(reader)]
 Admin = Annotated[Principal, Depends(admin)]

@@ -7,7 +7,7 @@ from collections import Counter
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 
-from collector.api.deps import Context, ReportCredential
+from collector.api.deps import Context, ReportKey
 from collector.api.schemas import EARLIEST
 from collector.errors import ApiError, Forbidden, Unauthorized
 from collector.observability import logger
@@ -61,27 +61,22 @@ def post_enroll(body: EnrollRequest, ctx: Context) -> EnrollResponse:
 @router.post(
     "/reports", response_model=ReportAck, responses=_ERRORS, summary="Ingest one report of the calling device"
 )
-async def post_report(body: Report, ctx: Context, key: ReportCredential, request: Request) -> ReportAck:
+async def post_report(body: Report, ctx: Context, key: ReportKey, request: Request) -> ReportAck:
     """Idempotent by `report_id`: the same report again returns 200 with `duplicate: true`.
 
     Reports are placed by `observed_at`, so they may arrive in any order. The answer comes once
     the report is committed, with the other reports arriving at the same time (group commit).
     """
     _check(body, ctx)
-    known = key.principal  # the rate limit is taken with the batch, once the device is known
-    delivery = Delivery(body, device_id=known.subject if known else None, key_digest=key.digest)
-    try:
-        accepted = await ctx.ingest.ingest(delivery)
+    try:  # the key is verified and the rate limit taken in the transaction, with the batch
+        accepted = await ctx.ingest.ingest(Delivery(body, key_digest=key.digest))
     except IntegrityError as exc:  # the same report id delivered twice at once, twice over
         raise ApiError(409, ErrorCode.CONFLICT, "this report is being ingested concurrently; retry") from exc
     except Unauthorized as exc:
         raise ApiError(
             401, ErrorCode.DEVICE_KEY_INVALID, exc.message, headers={"WWW-Authenticate": "Bearer"}
         ) from exc
-    if known is None:
-        principal = Principal(Role.DEVICE, accepted.device_id, accepted.device_id)
-        request.state.principal = principal
-        ctx.principals.put(key.digest, principal)
+    request.state.principal = Principal(Role.DEVICE, accepted.device_id, accepted.device_id)
     outcome = accepted.outcome
     if isinstance(outcome, Forbidden):
         raise outcome
