@@ -135,6 +135,7 @@ def _stored(db: Database) -> dict[str, list[tuple[Any, ...]]]:
                 IngestedReport.observed_at,
                 IngestedReport.result_count,
                 IngestedReport.transitions,
+                IngestedReport.late_results,
             )
         )
         events = session.execute(select(AgentEventRow.device_id, AgentEventRow.report_id, AgentEventRow.at))
