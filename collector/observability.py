@@ -65,6 +65,11 @@ class Metrics:
         self.transitions = Counter(
             "fleetward_transitions", "(device, policy) status changes recorded", registry=self.registry
         )
+        self.results_refused = Counter(
+            "fleetward_results_refused",
+            "Results refused because no catalogue policy or bundle defines their policy",
+            registry=self.registry,
+        )
         self.enrollments = Counter(
             "fleetward_enrollments", "Successful enrollments", ["reenrolled"], registry=self.registry
         )

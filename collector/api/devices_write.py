@@ -13,7 +13,7 @@ from collector.errors import ApiError
 from collector.observability import logger
 from collector.store.enrollment import enroll
 from collector.store.ingest import IngestOutcome, ingest_report
-from fleetward.wire import EnrollRequest, EnrollResponse, ErrorBody, Report, ReportAck
+from fleetward.wire import EnrollRequest, EnrollResponse, ErrorBody, RefusedResult, Report, ReportAck
 
 router = APIRouter(prefix="/v1", tags=["devices"])
 
@@ -88,7 +88,26 @@ def post_report(body: Report, ctx: Context, device: DevicePrincipal) -> ReportAc
     else:
         ctx.metrics.reports_ingested.inc()
         ctx.metrics.transitions.inc(outcome.transitions)
-    return ReportAck(report_id=body.report_id, duplicate=outcome.duplicate, transitions=outcome.transitions)
+    refused = [
+        RefusedResult(
+            policy_id=pid,
+            code="unknown_policy",
+            message=f"no catalogue policy or published bundle defines {pid!r}; publish a bundle that does",
+        )
+        for pid in outcome.unknown_policies
+    ]
+    if refused:
+        ctx.metrics.results_refused.inc(len(refused))
+        logger().warning(
+            "results for unknown policies refused",
+            extra={"device_id": device.subject, "policies": list(outcome.unknown_policies)[:20]},
+        )
+    return ReportAck(
+        report_id=body.report_id,
+        duplicate=outcome.duplicate,
+        transitions=outcome.transitions,
+        refused=refused,
+    )
 
 
 def _check(report: Report, ctx: Context) -> None:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fleetward.bounds import EARLIEST, LATEST, Instant
 from fleetward.policy.model import Platform
 from fleetward.policy.verdict import Status
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def _in_range(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise ValueError(f"instant must be between {EARLIEST.year} and {LATEST.year}")
-    return value.astimezone(UTC)
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+__all__ = ["EARLIEST", "LATEST", "Instant"]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Practice = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
 AuditStatusName = Literal["pass", "in_grace", "fail", "error", "waived", "not_applicable", "stale"]

@@ -33,6 +33,7 @@ class IngestOutcome:
     duplicate: bool
     transitions: int
     registered: frozenset[tuple[str, str]] = frozenset()
+    unknown_policies: tuple[str, ...] = ()  # results refused: no catalogue or bundle defines them
 
 
 def ingest_report(
@@ -63,8 +64,13 @@ def ingest_report(
         return IngestOutcome(duplicate=True, transitions=0)
 
     observed_at = report.observed_at
+    named = {r.policy_id for r in report.results} | set(report.policy_versions)
+    defined = registry.known_ids(session, named)
+    unknown = tuple(sorted({r.policy_id for r in report.results} - defined))
+    if unknown:
+        report = report.model_copy(update={"results": [r for r in report.results if r.policy_id in defined]})
     versions = {(r.policy_id, r.policy_version) for r in report.results}
-    versions.update(report.policy_versions.items())
+    versions.update((pid, v) for pid, v in report.policy_versions.items() if pid in defined)
     registered = registry.ensure(session, versions, received_at)
 
     transitions = 0
@@ -101,20 +107,21 @@ def ingest_report(
             }
         ],
     )
-    if report.events:
-        session.execute(
-            insert(AgentEventRow),
-            [
-                {
-                    "device_id": device_id,
-                    "report_id": report_id,
-                    "kind": e.kind.value,
-                    "at": e.at,
-                    "message": e.message,
-                }
-                for e in report.events
-            ],
-        )
+    events = [
+        {
+            "device_id": device_id,
+            "report_id": report_id,
+            "kind": e.kind.value,
+            "at": e.at,
+            "message": e.message,
+            "detail": None,
+        }
+        for e in report.events
+    ]
+    if unknown:
+        events.append(_unknown_policies_event(device_id, report_id, unknown, received_at))
+    if events:
+        session.execute(insert(AgentEventRow), events)
     if last_report_at is None or observed_at >= last_report_at:
         session.execute(
             update(Device)
@@ -122,7 +129,27 @@ def ingest_report(
             .values(last_report_at=observed_at, agent_version=report.agent_version)
             .execution_options(synchronize_session=False)
         )
-    return IngestOutcome(duplicate=False, transitions=transitions, registered=frozenset(registered))
+    return IngestOutcome(
+        duplicate=False, transitions=transitions, registered=frozenset(registered), unknown_policies=unknown
+    )
+
+
+UNKNOWN_POLICIES_EVENT = "results_refused"
+
+
+def _unknown_policies_event(
+    device_id: str, report_id: str, unknown: tuple[str, ...], at: datetime
+) -> dict[str, Any]:
+    # Recorded by the collector, beside the agent's own events: what this device sent and lost.
+    return {
+        "device_id": device_id,
+        "report_id": report_id,
+        "kind": UNKNOWN_POLICIES_EVENT,
+        "at": at,
+        "message": f"{len(unknown)} result(s) refused: no catalogue policy or published bundle defines "
+        + ", ".join(unknown[:10]),
+        "detail": {"code": "unknown_policy", "policy_ids": list(unknown)},
+    }
 
 
 def _latest_runs(session: Session, device_id: str, policy_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
