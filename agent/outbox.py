@@ -31,6 +31,7 @@ class OutboxEntry:
     report: Report
     body: str
     attempts: int
+    server_errors: int = 0  # consecutive 5xx answers to this very report
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,18 @@ class Outbox:
     # delivering --------------------------------------------------------------------------------
     def next_batch(self, n: int) -> list[OutboxEntry]:
         """The oldest n reports, in the order they were written."""
-        rows = self._db.read("SELECT seq, body, attempts FROM outbox ORDER BY seq LIMIT ?", (n,))
+        rows = self._db.read(
+            "SELECT seq, body, attempts, server_errors FROM outbox ORDER BY seq LIMIT ?", (n,)
+        )
         return [
             OutboxEntry(
                 seq=int(str(seq)),
                 report=Report.model_validate_json(str(body)),
                 body=str(body),
                 attempts=int(str(attempts)),
+                server_errors=int(str(server_errors)),
             )
-            for seq, body, attempts in rows
+            for seq, body, attempts, server_errors in rows
         ]
 
     def ack(self, report_ids: Iterable[UUID]) -> int:
@@ -110,12 +114,18 @@ class Outbox:
             conn.executemany("DELETE FROM outbox WHERE report_id = ?", ids)
             return conn.total_changes - before
 
-    def note_failure(self, report_id: UUID, error: str) -> None:
+    def note_failure(self, report_id: UUID, error: str, *, server_error: bool = False) -> int:
+        """Count a failed delivery; returns the report's consecutive 5xx answers so far."""
         with self._db.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE report_id = ?",
-                (error[:500], str(report_id)),
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, "
+                "server_errors = CASE WHEN ? THEN server_errors + 1 ELSE 0 END WHERE report_id = ?",
+                (error[:500], server_error, str(report_id)),
             )
+            row = conn.execute(
+                "SELECT server_errors FROM outbox WHERE report_id = ?", (str(report_id),)
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def dead_letter(self, entry: OutboxEntry, *, status_code: int | None, reason: str) -> None:
         """Move a report the collector refused for good out of the queue, keeping it for inspection."""
