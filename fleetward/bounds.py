@@ -36,6 +36,12 @@ def _safe_text(value: str | None) -> str | None:
     return value
 
 
+def clean_text(value: str) -> str:
+    """Text as stored before these checks existed, made safe to render: NUL and lone surrogates
+    become U+FFFD (the replacement character), so a reader sees that something was there."""
+    return _UNSAFE.sub("\ufffd", value) if _UNSAFE.search(value) else value
+
+
 SAFE_TEXT = AfterValidator(_safe_text)
 SafeText = Annotated[str, SAFE_TEXT]
 

@@ -7,7 +7,7 @@ a session (see `collector.ui.session`); pages are server-rendered with no script
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -24,6 +24,7 @@ from collector.reports.model import ComplianceReport
 from collector.reports.sources import describe_database
 from collector.ui import session as sessions
 from collector.ui.timeline import device_timeline
+from fleetward.bounds import Instant
 from fleetward.policy.model import Platform
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -211,7 +212,7 @@ def device_view(device_id: str, request: Request, ctx: Context) -> Response:
 
 @router.get("/download/{fmt}")
 def download(
-    fmt: str, request: Request, ctx: Context, at: Annotated[datetime | None, Query()] = None
+    fmt: str, request: Request, ctx: Context, at: Annotated[Instant | None, Query()] = None
 ) -> Response:
     if _viewer(request, ctx) is None:
         return _to_sign_in()

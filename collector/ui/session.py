@@ -59,7 +59,10 @@ def viewer_of(session: Session, cookie: str | None, now: datetime) -> Viewer | N
     if not cookie or cookie.count(".") != 2:
         return None
     token_id, expires_text, mac = cookie.split(".")
-    if not expires_text.isdigit() or int(expires_text) < now.timestamp():
+    # ASCII digits of a plausible length only: int() of "²" or of 5,000 digits raises.
+    if not (expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 12):
+        return None
+    if int(expires_text) < now.timestamp():
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.id == token_id))
     if row is None or row.revoked_at is not None or Role(row.role) not in _READERS:
