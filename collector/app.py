@@ -18,8 +18,10 @@ from collector.api.deps import AppContext
 from collector.api.errors import install_error_handlers
 from collector.api.limits import BodyLimitMiddleware, RateLimiter
 from collector.api.openapi import install_openapi
-from collector.observability import Metrics
+from collector.errors import CollectorError
+from collector.observability import Metrics, logger
 from collector.reports import api as reports_api
+from collector.reports.signing import ReportKeys
 from collector.settings import CollectorSettings
 from collector.store.bundles import register_newest_bundle
 from collector.store.credentials import Hasher, Role, register_api_token
@@ -28,6 +30,7 @@ from collector.store.migrate import ensure_at_head
 from collector.store.policies import PolicyRegistry, load_shipped_catalogue, register_catalogue
 from collector.ui import router as ui
 from fleetward import __version__
+from fleetward.bundle.errors import KeyFileError
 from fleetward.clock import Clock, SystemClock
 
 API_TITLE = "fleetward collector"
@@ -46,6 +49,7 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
         registry=PolicyRegistry(),
         metrics=metrics,
         limiter=RateLimiter(settings.device_rate_per_minute, settings.device_rate_burst, clock.now),
+        report_keys=_report_keys(settings),
     )
 
     @asynccontextmanager
@@ -72,6 +76,7 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
         admin.router,
         ops.router,
         reports_api.router,
+        reports_api.well_known,
         ui.router,
     ):
         app.include_router(router)
@@ -79,6 +84,20 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(AccessMiddleware, metrics=metrics)
     return app
+
+
+def _report_keys(settings: CollectorSettings) -> ReportKeys:
+    path = settings.report_signing_key_file
+    if path is None:
+        logger().warning(
+            "reports are signed with a key made at startup; set FLEETWARD_REPORT_SIGNING_KEY_FILE so "
+            "auditors can keep verifying them after a restart"
+        )
+        return ReportKeys.ephemeral()
+    try:
+        return ReportKeys.load_or_create(path)
+    except (KeyFileError, OSError) as exc:
+        raise CollectorError(f"report_signing_key_file {path}: {exc}") from exc
 
 
 def _start(ctx: AppContext) -> None:

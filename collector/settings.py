@@ -7,6 +7,7 @@ Every field can be set from the environment with the `FLEETWARD_` prefix, e.g.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -53,6 +54,14 @@ class CollectorSettings(BaseSettings):
         default_factory=list,
         description="Ed25519 public keys (base64, comma-separated) whose signature a published policy "
         "bundle must carry. Empty: any signed bundle is stored, and agents alone judge the signer.",
+    )
+
+    report_signing_key_file: Path | None = Field(
+        default=None,
+        description="The collector's Ed25519 key that signs every report it issues (PEM, generated "
+        "there with mode 0600 on first start; `fleetward collector report-key rotate` retires it). "
+        "Unset: a key made at startup and lost at exit, so its reports verify only while it runs: "
+        "set this in production.",
     )
 
     @field_validator("trusted_bundle_keys", mode="before")

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from collector.api.limits import RateLimiter
 from collector.errors import ApiError
 from collector.observability import Metrics
+from collector.reports.signing import ReportKeys
 from collector.settings import CollectorSettings
 from collector.store.credentials import Hasher, Principal, Role, resolve_bearer
 from collector.store.engine import Database
@@ -56,6 +57,7 @@ class AppContext:
     registry: PolicyRegistry
     metrics: Metrics
     limiter: RateLimiter
+    report_keys: ReportKeys = field(default_factory=ReportKeys.ephemeral)
     principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 

@@ -19,6 +19,7 @@ from collector.domain.state import AuditStatus
 from collector.reports.render import charts
 from collector.reports.render.text import controls_label, days, duration, evidence_summary, iso, percent
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
+from collector.reports.signing import SIGNATURE_PLACEHOLDER
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -86,6 +87,7 @@ class HtmlRenderer:
             waivers={w.id: w for w in report.waivers},
             statuses=list(AuditStatus),
             seal_placeholder=SEAL_PLACEHOLDER.decode(),
+            signature_placeholder=SIGNATURE_PLACEHOLDER.decode(),
         )
         return seal(html.encode("utf-8"))
 
