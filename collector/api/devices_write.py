@@ -13,7 +13,15 @@ from collector.errors import ApiError
 from collector.observability import logger
 from collector.store.enrollment import enroll
 from collector.store.ingest import IngestOutcome, ingest_report
-from fleetward.wire import EnrollRequest, EnrollResponse, ErrorBody, RefusedResult, Report, ReportAck
+from fleetward.wire import (
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    ErrorCode,
+    RefusedResult,
+    Report,
+    ReportAck,
+)
 
 router = APIRouter(prefix="/v1", tags=["devices"])
 
@@ -38,7 +46,9 @@ def post_enroll(body: EnrollRequest, ctx: Context) -> EnrollResponse:
             break
         except IntegrityError as exc:  # the same hardware enrolling twice at once
             if attempt:
-                raise ApiError(409, "conflict", "this device is enrolling concurrently; retry") from exc
+                raise ApiError(
+                    409, ErrorCode.CONFLICT, "this device is enrolling concurrently; retry"
+                ) from exc
     if enrolled.reenrolled:
         ctx.principals.forget_all()  # the device's previous key was just revoked
     ctx.metrics.enrollments.labels(reenrolled=str(enrolled.reenrolled).lower()).inc()
@@ -80,7 +90,9 @@ def post_report(body: Report, ctx: Context, device: DevicePrincipal) -> ReportAc
             break
         except IntegrityError as exc:  # the same report id delivered twice at once: the retry sees it
             if attempt:
-                raise ApiError(409, "conflict", "this report is being ingested concurrently; retry") from exc
+                raise ApiError(
+                    409, ErrorCode.CONFLICT, "this report is being ingested concurrently; retry"
+                ) from exc
     assert outcome is not None
     ctx.registry.remember(set(outcome.registered))
     if outcome.duplicate:
@@ -91,7 +103,7 @@ def post_report(body: Report, ctx: Context, device: DevicePrincipal) -> ReportAc
     refused = [
         RefusedResult(
             policy_id=pid,
-            code="unknown_policy",
+            code=ErrorCode.UNKNOWN_POLICY,
             message=f"no catalogue policy or published bundle defines {pid!r}; publish a bundle that does",
         )
         for pid in outcome.unknown_policies
@@ -115,14 +127,14 @@ def _check(report: Report, ctx: Context) -> None:
     if repeated:
         raise ApiError(
             422,
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             f"the report lists policy {repeated[0]!r} more than once; send one result per policy",
             {"policy_ids": repeated},
         )
     if report.observed_at < EARLIEST:
         raise ApiError(
             422,
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             f"observed_at is before {EARLIEST.year}; check the device's clock (NTP)",
             {"observed_at": report.observed_at.isoformat()},
         )
@@ -130,7 +142,7 @@ def _check(report: Report, ctx: Context) -> None:
     if report.observed_at > latest:
         raise ApiError(
             422,
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             "observed_at is in the future by the collector's clock; check the device's clock (NTP)",
             {"observed_at": report.observed_at.isoformat(), "collector_now": ctx.clock.now().isoformat()},
         )

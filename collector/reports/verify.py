@@ -77,8 +77,13 @@ def verify_bytes(
         result.add("seal", False, "no fleetward seal found: this is not a fleetward report, or it was edited")
     else:
         written, actual = sealed
-        result.add("seal", written == actual, "the file is byte for byte as generated" if written == actual
-                   else f"the file was changed after generation (seal {written[:12]}…, bytes give {actual[:12]}…)")  # fmt: skip
+        result.add(
+            "seal",
+            written == actual,
+            "the file is byte for byte as generated"
+            if written == actual
+            else f"the file was changed after generation (seal {written[:12]}…, bytes give {actual[:12]}…)",
+        )
     digests = {m.group(1).decode() for m in _DIGEST_IN_FILE.finditer(data)}
     if len(digests) == 1:
         result.report_digest = digests.pop()
@@ -140,9 +145,13 @@ def _verify_json(data: bytes, trusted: Sequence[PublicKey] = ()) -> Verification
         recomputed == document["digest"],
         f"content gives {recomputed}, file states {document['digest']}",
     )
-    result.add("canonical form", canonical_bytes(document) == data,
-               "the bytes are the canonical JSON of the content" if canonical_bytes(document) == data
-               else "the content matches but the bytes are not canonical (reformatted or re-encoded)")  # fmt: skip
+    result.add(
+        "canonical form",
+        canonical_bytes(document) == data,
+        "the bytes are the canonical JSON of the content"
+        if canonical_bytes(document) == data
+        else "the content matches but the bytes are not canonical (reformatted or re-encoded)",
+    )
     member = document.get("signature")
     signature = Signature.from_member(member) if isinstance(member, str) else None
     if member is not None and signature is None:
@@ -156,11 +165,17 @@ def _verify_against(
     result: Verification, data: bytes, fmt: str, against: bytes, trusted: Sequence[PublicKey]
 ) -> None:
     source = _verify_json(against, trusted)
-    if not result.add("JSON report", source.ok, "the JSON report verifies" if source.ok
-                      else "; ".join(c.detail for c in source.checks if not c.ok)):  # fmt: skip
+    if not result.add(
+        "JSON report",
+        source.ok,
+        "the JSON report verifies" if source.ok else "; ".join(c.detail for c in source.checks if not c.ok),
+    ):
         return
-    result.add("same report", source.report_digest == result.report_digest,
-               f"JSON report {source.report_digest}, this file {result.report_digest}")  # fmt: skip
+    result.add(
+        "same report",
+        source.report_digest == result.report_digest,
+        f"JSON report {source.report_digest}, this file {result.report_digest}",
+    )
     try:
         report = ComplianceReport.model_validate_json(against)
     except ValidationError as exc:
@@ -174,5 +189,10 @@ def _verify_against(
     from collector.reports.render import renderer_for
 
     again = renderer_for(fmt).render(report)
-    result.add("content", again == data, f"rendering the JSON report as {fmt} gives this file byte for byte"
-               if again == data else f"rendering the JSON report as {fmt} gives different bytes")  # fmt: skip
+    result.add(
+        "content",
+        again == data,
+        f"rendering the JSON report as {fmt} gives this file byte for byte"
+        if again == data
+        else f"rendering the JSON report as {fmt} gives different bytes",
+    )
