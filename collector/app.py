@@ -31,6 +31,7 @@ from collector.store.policies import PolicyRegistry, load_shipped_catalogue, reg
 from collector.ui import router as ui
 from fleetward import __version__
 from fleetward.bundle.errors import KeyFileError
+from fleetward.bundle.keys import PublicKey
 from fleetward.clock import Clock, SystemClock
 
 API_TITLE = "fleetward collector"
@@ -106,7 +107,9 @@ def _start(ctx: AppContext) -> None:
     catalogue = load_shipped_catalogue()
     with ctx.db.write() as session:
         register_catalogue(session, catalogue.policies, now)
-        register_newest_bundle(session, now)  # a published bundle supersedes the shipped catalogue
+        # A published bundle, still verified by the keys trusted now, supersedes the shipped catalogue.
+        trusted = [PublicKey.from_text(text) for text in ctx.settings.trusted_bundle_keys]
+        register_newest_bundle(session, trusted, now)
         if ctx.settings.bootstrap_admin_token is not None:
             register_api_token(
                 session,

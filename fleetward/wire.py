@@ -155,4 +155,6 @@ class ErrorCode(StrEnum):
     BUNDLE_DIGEST_MISMATCH = "bundle_digest_mismatch"
     BUNDLE_SIGNATURE_INVALID = "bundle_signature_invalid"
     BUNDLE_NOT_NEWER = "bundle_not_newer"
+    BUNDLE_TRUST_NOT_CONFIGURED = "bundle_trust_not_configured"
+    BUNDLE_VERSION_TOO_FAR = "bundle_version_too_far"
     UNKNOWN_POLICY = "unknown_policy"
