@@ -46,7 +46,7 @@ def demo_app(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from simulator.demo import run_demo
+    from simulator.demo import REPORT_PUBLIC_KEY_FILE, run_demo
 
     console = Console()
     first = _start(start)
@@ -78,7 +78,11 @@ def demo_app(
     console.print(
         f"  database {outcome.database_url} (try: fleetward report --database-url {outcome.database_url} --format html)"
     )
-    console.print(f"digest {summary.get('digest')}: check a copy with `fleetward report verify FILE`")
+    key = next(iter(outcome.reports.values())).parent / REPORT_PUBLIC_KEY_FILE
+    console.print(
+        f"digest {summary.get('digest')}: check a copy with `fleetward report verify FILE --key {key}` "
+        "(the demo collector's public key)"
+    )
 
 
 def _rate(summary: dict[str, object]) -> str:

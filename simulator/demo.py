@@ -59,7 +59,7 @@ def run_demo(
 
     with (
         tempfile.TemporaryDirectory(prefix="fleetward-demo-", dir=_fast_tmp()) as work,
-        InProcessCollector(url, clock) as collector,
+        InProcessCollector(url, clock, report_signing_key_file=out / REPORT_KEY_FILE) as collector,
     ):
         simulation = FleetSimulation(
             plan,
@@ -100,11 +100,16 @@ def bootstrap_admin(database_url: str, now: datetime) -> str:
     return issued.secret
 
 
+REPORT_KEY_FILE = "collector-report-signing-key.pem"
+REPORT_PUBLIC_KEY_FILE = "collector-report-key.pub"
+
+
 def write_reports(
     database_url: str, out: Path, plan: SimulationPlan, *, generated_at: datetime
 ) -> tuple[dict[str, Path], dict[str, object]]:
     from collector.reports.build import build_report
     from collector.reports.render import renderer_for
+    from collector.reports.signing import ReportKeys, render_signed
     from collector.reports.sources import describe_database
     from collector.store.engine import Database
     from collector.store.history import load_history
@@ -123,11 +128,15 @@ def write_reports(
         generated_at=generated_at,
         source=describe_database(database_url),
     )
+    # Signed with the demo collector's own key; its public half is written beside the reports, for
+    # `fleetward report verify FILE --key collector-report-key.pub`.
+    keys = ReportKeys.load_or_create(out / REPORT_KEY_FILE)
+    (out / REPORT_PUBLIC_KEY_FILE).write_text(keys.current.public.text + "\n", encoding="ascii")
     written: dict[str, Path] = {}
     for fmt in FORMATS:
         renderer = renderer_for(fmt)
         path = out / f"compliance-report.{renderer.extension}"
-        path.write_bytes(renderer.render(report))
+        path.write_bytes(render_signed(report, fmt, keys.current))
         written[fmt] = path
     summary = report.summary.model_dump(mode="json")
     summary["digest"] = report.digest
