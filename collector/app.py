@@ -50,6 +50,9 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
         registry=PolicyRegistry(),
         metrics=metrics,
         limiter=RateLimiter(settings.device_rate_per_minute, settings.device_rate_burst, clock.now),
+        enroll_limiter=RateLimiter(
+            settings.enroll_rate_per_minute, settings.enroll_rate_burst, clock.now, what="this client"
+        ),
         report_keys=_report_keys(settings),
     )
 

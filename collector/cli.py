@@ -203,6 +203,9 @@ def secret_create(
     ] = None,
     expires_in: Annotated[str, typer.Option(help="ISO 8601 duration, e.g. P30D or PT12H")] = "P30D",
     name: Annotated[str, typer.Option(help="What it is for")] = "",
+    max_uses: Annotated[
+        int, typer.Option(min=1, max=100_000, help="How many enrolments it may make (re-enrolments count)")
+    ] = 100,
     database_url: DatabaseOption = None,
 ) -> None:
     """Create an enroll secret. It is printed once, here; only its digest is stored."""
@@ -229,6 +232,7 @@ def secret_create(
                 expires_at=now + lifetime,
                 now=now,
                 created_by=CLI_ACTOR,
+                max_uses=max_uses,
             )
     except CollectorError as exc:
         _fail(getattr(exc, "message", str(exc)))

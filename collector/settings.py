@@ -31,6 +31,14 @@ class CollectorSettings(BaseSettings):
         default=120.0, gt=0, description="Sustained reports per minute per device (token bucket, per process)"
     )
     device_rate_burst: int = Field(default=60, ge=1, description="Reports a device may send at once")
+    enroll_rate_per_minute: float = Field(
+        default=6.0,
+        gt=0,
+        description="Enrolment attempts per minute from one client address, and with one secret",
+    )
+    enroll_rate_burst: int = Field(
+        default=20, ge=1, description="Enrolment attempts one client address (or one secret) may make at once"
+    )
     validity: timedelta = Field(
         default=timedelta(days=30),
         description="A pair with no report for longer than this is `stale` (ISO 8601 duration, e.g. P30D)",

@@ -158,3 +158,4 @@ class ErrorCode(StrEnum):
     BUNDLE_TRUST_NOT_CONFIGURED = "bundle_trust_not_configured"
     BUNDLE_VERSION_TOO_FAR = "bundle_version_too_far"
     UNKNOWN_POLICY = "unknown_policy"
+    ENROLL_PRACTICE_MISMATCH = "enroll_practice_mismatch"

@@ -58,6 +58,7 @@ class AppContext:
     registry: PolicyRegistry
     metrics: Metrics
     limiter: RateLimiter
+    enroll_limiter: RateLimiter
     report_keys: ReportKeys = field(default_factory=ReportKeys.ephemeral)
     principals: PrincipalCache = field(default_factory=PrincipalCache)
 

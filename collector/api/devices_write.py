@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 
 from collector.api.deps import Context, DevicePrincipal
@@ -36,8 +36,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     responses=_ERRORS,
     summary="Exchange an enroll secret for a device key",
 )
-def post_enroll(body: EnrollRequest, ctx: Context) -> EnrollResponse:
-    """Unauthenticated except by the enroll secret itself. The same hardware uuid keeps its device id."""
+def post_enroll(body: EnrollRequest, ctx: Context, request: Request) -> EnrollResponse:
+    """Unauthenticated except by the enroll secret itself. The same hardware uuid keeps its device id,
+    if the secret is one of the device's practice. Rate-limited per client address and per secret."""
+    client = request.client.host if request.client else "unknown"
+    ctx.enroll_limiter.take(f"client:{client}")
+    ctx.enroll_limiter.take(f"secret:{ctx.hasher.digest(body.enroll_secret)}")
     now = ctx.clock.now()
     for attempt in range(2):
         try:

@@ -43,6 +43,9 @@ class TokenIssued(TokenInfo):
     token: str = Field(description="Shown once: store it now. Send as `Authorization: Bearer <token>`.")
 
 
+DEFAULT_MAX_USES = 100
+
+
 class EnrollSecretCreate(_Body):
     name: Annotated[str, StringConstraints(max_length=200)] = ""
     practice: Practice | None = Field(
@@ -50,6 +53,12 @@ class EnrollSecretCreate(_Body):
     )
     expires_in: timedelta = Field(
         default=timedelta(days=30), gt=timedelta(0), le=timedelta(days=3660), description="ISO 8601 duration"
+    )
+    max_uses: int = Field(
+        default=DEFAULT_MAX_USES,
+        ge=1,
+        le=100_000,
+        description="How many enrolments (re-enrolments included) the secret may make",
     )
 
 
@@ -62,6 +71,10 @@ class EnrollSecretInfo(_Body):
     expires_at: datetime
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    max_uses: int | None = Field(
+        default=None, description="Null for a secret made before use limits: unlimited"
+    )
+    uses: int = 0
 
 
 class EnrollSecretIssued(EnrollSecretInfo):
