@@ -7,10 +7,12 @@ reverse. At startup it registers the shipped catalogue and the bootstrap admin t
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from collector.api import admin, bundles, devices_write, fleet, ops
 from collector.api.access import AccessMiddleware
@@ -54,6 +56,7 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
             settings.enroll_rate_per_minute, settings.enroll_rate_burst, clock.now, what="this client"
         ),
         report_keys=_report_keys(settings),
+        ui_session_secret=_ui_session_secret(settings),
     )
 
     @asynccontextmanager
@@ -85,9 +88,24 @@ def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> Fa
     ):
         app.include_router(router)
     app.include_router(bundles.router)
+    # Starlette's trailing-slash redirect builds an absolute URL from the request's Host header: off,
+    # so no answer ever reflects Host (every redirect of ours is a relative path).
+    app.router.redirect_slashes = False
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    if settings.allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(AccessMiddleware, metrics=metrics)
     return app
+
+
+def _ui_session_secret(settings: CollectorSettings) -> bytes:
+    if settings.ui_session_secret is None:
+        logger().warning(
+            "dashboard sessions are keyed with a secret made at startup; set FLEETWARD_UI_SESSION_SECRET "
+            "so they survive a restart and work across processes"
+        )
+        return secrets.token_bytes(32)
+    return settings.ui_session_secret.get_secret_value().encode()
 
 
 def _report_keys(settings: CollectorSettings) -> ReportKeys:

@@ -64,6 +64,18 @@ class CollectorSettings(BaseSettings):
         "bundle must carry. Empty: any signed bundle is stored, and agents alone judge the signer.",
     )
 
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names the collector answers for (comma-separated, e.g. collector.example.nhs.uk); "
+        "a request for another Host gets 400. Empty: any Host (the collector never reflects it anyway).",
+    )
+    ui_session_secret: SecretStr | None = Field(
+        default=None,
+        description="Keys the dashboard's session cookies (at least 32 characters; from a key vault or "
+        "a secret file, never the database). Every collector process behind one address needs the same. "
+        "Unset: a secret made at startup, so sessions end when the process does.",
+        min_length=32,
+    )
     report_signing_key_file: Path | None = Field(
         default=None,
         description="The collector's Ed25519 key that signs every report it issues (PEM, generated "
@@ -71,6 +83,13 @@ class CollectorSettings(BaseSettings):
         "Unset: a key made at startup and lost at exit, so its reports verify only while it runs: "
         "set this in production.",
     )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("trusted_bundle_keys", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -60,6 +61,7 @@ class AppContext:
     limiter: RateLimiter
     enroll_limiter: RateLimiter
     report_keys: ReportKeys = field(default_factory=ReportKeys.ephemeral)
+    ui_session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 

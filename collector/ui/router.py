@@ -57,7 +57,9 @@ def _secure(request: Request) -> bool:
 
 def _viewer(request: Request, ctx: AppContext) -> sessions.Viewer | None:
     with ctx.db.read() as db:
-        return sessions.viewer_of(db, request.cookies.get(sessions.SESSION_COOKIE), ctx.clock.now())
+        return sessions.viewer_of(
+            db, request.cookies.get(sessions.SESSION_COOKIE), ctx.clock.now(), ctx.ui_session_secret
+        )
 
 
 def _to_sign_in() -> RedirectResponse:
@@ -71,6 +73,11 @@ def _data(ctx: AppContext) -> tuple[FleetHistory, ComplianceReport]:
     return history, build_report(
         history, at=now, period=None, framework=None, generated_at=now, source=source
     )
+
+
+@router.get("")
+def root_without_slash() -> Response:
+    return RedirectResponse("/ui/", status_code=308)
 
 
 @router.get("/static/ui.css")
@@ -101,8 +108,8 @@ def sign_in(
 ) -> Response:
     if not sessions.csrf_ok(request.cookies.get(sessions.CSRF_COOKIE), csrf):
         return _sign_in_page(request, "The form expired or came from another site; sign in again.", 400)
-    with ctx.db.read() as db:
-        signed = sessions.sign_in(db, ctx.hasher, token, ctx.clock.now())
+    with ctx.db.write() as db:
+        signed = sessions.sign_in(db, ctx.hasher, token, ctx.clock.now(), ctx.ui_session_secret)
     if signed is None:
         return _sign_in_page(
             request, "That token is unknown, revoked, or not an auditor or admin token.", 401
@@ -121,9 +128,13 @@ def sign_in(
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+def sign_out(request: Request, ctx: Context, csrf: Annotated[str, Form()] = "") -> Response:
     response = _to_sign_in()
     if sessions.csrf_ok(request.cookies.get(sessions.CSRF_COOKIE), csrf):
+        with ctx.db.write() as db:  # the session ends here, not only in this browser
+            sessions.sign_out(
+                db, request.cookies.get(sessions.SESSION_COOKIE), ctx.clock.now(), ctx.ui_session_secret
+            )
         response.delete_cookie(sessions.SESSION_COOKIE, path="/ui")
     return response
 
