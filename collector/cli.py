@@ -248,7 +248,7 @@ def secret_list(database_url: DatabaseOption = None) -> None:
 
     from collector.store.credentials import list_enroll_secrets
 
-    table = Table("id", "name", "practice", "expires", "revoked")
+    table = Table("id", "name", "practice", "uses", "expires", "revoked")
     table.columns[0].no_wrap = True
     with _session(database_url) as (session, _):
         for s in list_enroll_secrets(session):
@@ -256,6 +256,7 @@ def secret_list(database_url: DatabaseOption = None) -> None:
                 s.id,
                 s.name,
                 s.practice or "",
+                f"{s.uses} of {s.max_uses}" if s.max_uses is not None else f"{s.uses} (no limit)",
                 s.expires_at.isoformat(),
                 s.revoked_at.isoformat() if s.revoked_at else "",
             )
