@@ -42,6 +42,8 @@ class InProcessCollector:
             # The simulator is one client sending for many laptops: no per-device throttling.
             device_rate_per_minute=100_000,
             device_rate_burst=100_000,
+            enroll_rate_per_minute=100_000,  # every simulated laptop enrolls from this one address
+            enroll_rate_burst=100_000,
             trusted_bundle_keys=list(trusted_bundle_keys),
             report_signing_key_file=report_signing_key_file,
         )

@@ -274,11 +274,17 @@ def test_an_unverified_bundle_stored_by_an_older_collector_is_neither_served_nor
     with db.write() as session:
         session.add(
             PolicyBundle(
-                version=rogue.version, digest=rogue.digest, created_at=CREATED, published_at=clock.now(),
-                published_by="old collector", signer_key_ids=["ffffffffffffffff"], vouched_by=None,
-                policy_count=1, document=rogue.to_bytes().decode(),
+                version=rogue.version,
+                digest=rogue.digest,
+                created_at=CREATED,
+                published_at=clock.now(),
+                published_by="old collector",
+                signer_key_ids=["ffffffffffffffff"],
+                vouched_by=None,
+                policy_count=1,
+                document=rogue.to_bytes().decode(),
             )
-        )  # fmt: skip
+        )
     with TestClient(create_app(settings, clock=clock)) as restarted:
         policies = {p["id"]: p for p in restarted.get("/v1/policies", headers=bearer(fleet.admin)).json()}
         assert policies["encryption-windows-bitlocker"]["grace_seconds"] == 0

@@ -33,9 +33,15 @@ def _enroll(
 def _secret(fleet: Fleet, *, practice: str | None = None, max_uses: int | None = None) -> str:
     with fleet.db.write() as session:
         return create_enroll_secret(
-            session, Hasher(), name="t", practice=practice, expires_at=fleet.clock.now() + timedelta(days=1),
-            now=fleet.clock.now(), created_by="tests", max_uses=max_uses,
-        ).secret  # fmt: skip
+            session,
+            Hasher(),
+            name="t",
+            practice=practice,
+            expires_at=fleet.clock.now() + timedelta(days=1),
+            now=fleet.clock.now(),
+            created_by="tests",
+            max_uses=max_uses,
+        ).secret
 
 
 def test_wrong_secrets_from_one_client_are_rate_limited(fleet: Fleet) -> None:

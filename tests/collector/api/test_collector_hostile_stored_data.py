@@ -24,10 +24,18 @@ MATHTEXT = "$\\frac{$"
 
 def _junk_policy(policy_id: str, now: object) -> dict[str, object]:
     return {
-        "id": policy_id, "version": "v1", "title": policy_id, "severity": "medium", "platforms": [],
-        "grace_seconds": 0, "frameworks": {}, "baseline": None, "remediation": "", "source": REPORT,
+        "id": policy_id,
+        "version": "v1",
+        "title": policy_id,
+        "severity": "medium",
+        "platforms": [],
+        "grace_seconds": 0,
+        "frameworks": {},
+        "baseline": None,
+        "remediation": "",
+        "source": REPORT,
         "updated_at": now,
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture
@@ -42,13 +50,21 @@ def poisoned(fleet: Fleet, database_url: str) -> Fleet:
             insert(StatusRun),
             [
                 {
-                    "device_id": device.device_id, "policy_id": MATHTEXT, "status": "fail",
-                    "policy_version": "v1", "since": now, "last_seen": now, "next_since": None,
-                    "failing_since": now, "evidence": [{"$\\sqrt{": "$\\frac{1}{"}], "error": None,
-                    "report_id": None, "last_report_id": None,
+                    "device_id": device.device_id,
+                    "policy_id": MATHTEXT,
+                    "status": "fail",
+                    "policy_version": "v1",
+                    "since": now,
+                    "last_seen": now,
+                    "next_since": None,
+                    "failing_since": now,
+                    "evidence": [{"$\\sqrt{": "$\\frac{1}{"}],
+                    "error": None,
+                    "report_id": None,
+                    "last_report_id": None,
                 }
             ],
-        )  # fmt: skip
+        )
         session.execute(update(Device).values(hostname="$\\frac{$ <script>alert(1)</script>"))
         if database_url.startswith("sqlite"):
             session.execute(
