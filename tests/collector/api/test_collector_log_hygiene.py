@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from collector.observability import LOGGER_NAME, JsonFormatter
 from collector.store.models import AgentEventRow
-from tests.collector.support import Fleet, bearer, result
+from tests.collector.support import Device, Fleet, bearer, result
 
 SECRET_EVIDENCE = "patient-record-7731"
 SECRET_MESSAGE = "bundle refused on GP-HOST-SECRET"
@@ -36,8 +36,17 @@ def test_a_database_error_is_logged_without_parameters_body_or_credentials(
 ) -> None:
     secret = fleet.enroll_secret()
     device = fleet.enroll(secret=secret)
+    table = AgentEventRow.__tablename__
     with fleet.db.write() as session:  # break the store under the app: every report with events fails
-        session.execute(text(f"DROP TABLE {AgentEventRow.__tablename__}"))
+        session.execute(text(f"ALTER TABLE {table} RENAME TO {table}_away"))
+    try:
+        _provoke_and_scan(fleet, logs, device, secret)
+    finally:  # PostgreSQL's test database is shared by the session's tests: put the table back
+        with fleet.db.write() as session:
+            session.execute(text(f"ALTER TABLE {table}_away RENAME TO {table}"))
+
+
+def _provoke_and_scan(fleet: Fleet, logs: io.StringIO, device: Device, secret: str) -> None:
     evidence = [{"value": SECRET_EVIDENCE}]
     body = {
         "report_id": "8a0c1f1e-6d3a-4d8e-9a53-3f7d3c2b9e10",
