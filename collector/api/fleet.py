@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from collector.api.deps import Context, Reader
 from collector.api.schemas import (
+    DeviceEvent,
     DeviceHistory,
     DeviceInfo,
     DevicePage,
@@ -30,7 +31,7 @@ from collector.api.views import waiver_info
 from collector.domain.state import AuditStatus
 from collector.errors import ApiError, NotFound
 from collector.store.fleet_state import StateFilter, fleet_counts, fleet_pairs
-from collector.store.models import Device, Policy, PolicyVersion, StatusRun
+from collector.store.models import AgentEventRow, Device, Policy, PolicyVersion, StatusRun
 from collector.store.waivers import list_waivers
 from fleetward.policy.model import Platform
 from fleetward.wire import ErrorBody, ErrorCode
@@ -209,6 +210,14 @@ def get_device_history(
             query = query.where(StatusRun.since <= until)
         runs = list(session.scalars(query.order_by(StatusRun.policy_id, StatusRun.since)))
         waivers = list_waivers(session, device_id=device_id, policy_id=policy)
+        events = list(
+            session.scalars(
+                select(AgentEventRow)
+                .where(AgentEventRow.device_id == device_id)
+                .order_by(AgentEventRow.at.desc(), AgentEventRow.id.desc())
+                .limit(500)
+            )
+        )[::-1]
         return DeviceHistory(
             device=device_info(device),
             runs=[
@@ -226,6 +235,9 @@ def get_device_history(
                 for r in runs
             ],
             waivers=[waiver_info(w) for w in waivers],
+            events=[
+                DeviceEvent(kind=e.kind, at=e.at, message=e.message, report_id=e.report_id) for e in events
+            ],
         )
 
 

@@ -183,10 +183,24 @@ class RunInfo(_Body):
     report_id: str | None
 
 
+class DeviceEvent(_Body):
+    kind: str = Field(
+        description="The agent's own (`report_refused`, `bundle_refused`, ...) or the collector's "
+        "(`reenrolled`, `results_refused`)"
+    )
+    at: datetime
+    message: str
+    report_id: str = Field(description="The report that carried it; empty for an event of enrolment")
+
+
 class DeviceHistory(_Body):
     device: DeviceInfo
     runs: list[RunInfo] = Field(description="Every status run (one per transition), by policy then time")
     waivers: list[WaiverInfo]
+    events: list[DeviceEvent] = Field(
+        default_factory=list,
+        description="What the device and the collector recorded about it, newest last (at most 500)",
+    )
 
 
 class PolicyInfo(_Body):

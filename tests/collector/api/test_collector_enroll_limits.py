@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from collector.store.credentials import Hasher, create_enroll_secret
+from collector.store.credentials import Hasher, Role, create_enroll_secret
 from collector.store.models import AgentEventRow
-from tests.collector.support import Fleet
+from tests.collector.support import Fleet, bearer
 
 
 def _enroll(
@@ -63,8 +63,6 @@ def test_a_secret_makes_at_most_its_max_uses(fleet: Fleet) -> None:
 
 
 def test_the_admin_api_gives_every_new_secret_a_use_limit(fleet: Fleet) -> None:
-    from tests.collector.support import bearer
-
     created = fleet.client.post(
         "/v1/admin/enroll-secrets", json={"name": "rollout"}, headers=bearer(fleet.admin)
     )
@@ -98,3 +96,7 @@ def test_re_enrolment_needs_a_secret_of_the_devices_practice_and_is_recorded(fle
         ).all()
         assert [e.kind for e in events] == ["reenrolled"]
         assert "previous device keys were revoked" in events[0].message
+    history = fleet.client.get(
+        f"/v1/devices/{victim.device_id}/history", headers=bearer(fleet.token(Role.AUDITOR))
+    )
+    assert [e["kind"] for e in history.json()["events"]] == ["reenrolled"]  # auditors see it
