@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from agent.settings import AgentSettings
+    from fleetward.policy.catalogue import Catalogue
     from fleetward.policy.verdict import Result
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
@@ -92,21 +95,42 @@ def check(
 
     Exit status: 0 all pass or not applicable, 1 any fail, 2 any error.
     """
+    from datetime import UTC, datetime
+
     with _explained_errors():
         settings = _settings(config)
-        results = _evaluate_once(settings, osquery_socket, policies, device)
+        catalogue, results = _evaluate_once(settings, osquery_socket, policies, device)
     if output is Format.json:
         import json
 
         typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
         _print_results(results)
+    _print_baselines(catalogue, results, datetime.now(UTC), to_stderr=output is Format.json)
     raise typer.Exit(_exit_status(results))
+
+
+def _print_baselines(catalogue: Catalogue, results: list[Result], at: datetime, *, to_stderr: bool) -> None:
+    """Where the patch floors came from, and a warning when a baseline is due or stale."""
+    from fleetward.policy.baseline import catalogue_provenance
+
+    used = {catalogue.policy(r.policy_id).baseline for r in results if r.status.value != "not_applicable"}
+    for row in catalogue_provenance(catalogue, at):
+        if row.baseline not in used:
+            continue
+        newest = row.newest_floor.isoformat() if row.newest_floor else "none"
+        if not to_stderr:
+            typer.echo(
+                f"baseline {row.baseline}: refreshed {row.refreshed}, newest floor {newest}, "
+                f"sources {', '.join(k for k, _ in row.sources)}: {row.freshness.state.value}"
+            )
+        if row.freshness.state.value in ("due", "stale"):
+            typer.echo(f"warning: {row.freshness.message}", err=True)
 
 
 def _evaluate_once(
     settings: AgentSettings, sockets: list[str] | None, policies: Path | None, device: Path | None
-) -> list[Result]:
+) -> tuple[Catalogue, list[Result]]:
     from agent.compose import load_agent_catalogue, runner_factory
     from agent.evaluation import Evaluator, RunnerFactory
     from fleetward.clock import SystemClock
@@ -125,7 +149,7 @@ def _evaluate_once(
         deadline_seconds=settings.evaluation_deadline_seconds,
         practice=settings.practice,
     )
-    return evaluator.evaluate().results
+    return catalogue, evaluator.evaluate().results
 
 
 def _exit_status(results: list[Result]) -> int:
@@ -202,7 +226,16 @@ def status(output: FormatOption = Format.table, config: ConfigOption = None) -> 
         typer.echo(json.dumps(current.as_dict(), indent=2))
         return
     for name, value in current.as_dict().items():
+        if name == "baselines":
+            continue
         typer.echo(f"{name.replace('_', ' ')}: {'-' if value is None else value}")
+    for row in current.baselines:
+        typer.echo(
+            f"baseline {row.get('baseline')}: refreshed {row.get('refreshed')}, newest floor "
+            f"{row.get('newest_floor') or 'none'}: {row.get('state')}"
+        )
+        if row.get("state") in ("due", "stale"):
+            typer.echo(f"  {row.get('message')}")
 
 
 @app.command()

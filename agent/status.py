@@ -24,11 +24,23 @@ class StatusBook:
         self._db = db
 
     def record_evaluation(
-        self, at: datetime, counts: dict[str, int], platform: str, transitions: int
+        self,
+        at: datetime,
+        counts: dict[str, int],
+        platform: str,
+        transitions: int,
+        baselines: list[dict[str, Any]] | None = None,
     ) -> None:
+        """`baselines`: each baseline's provenance and freshness at `at` (Provenance.as_dict)."""
         self._put(
             LAST_EVALUATION,
-            {"at": at.isoformat(), "counts": counts, "platform": platform, "transitions": transitions},
+            {
+                "at": at.isoformat(),
+                "counts": counts,
+                "platform": platform,
+                "transitions": transitions,
+                "baselines": baselines or [],
+            },
         )
 
     def record_delivery(self, at: datetime, delivered: int) -> None:
@@ -67,6 +79,7 @@ class AgentStatus:
     last_dead_letter: dict[str, Any] | None
     compactions: int
     last_compaction: dict[str, Any] | None
+    baselines: list[dict[str, Any]]  # provenance and freshness at the last evaluation
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -76,11 +89,12 @@ def read_status(
     db: Database, outbox: Outbox, *, device_id: str | None, collector_url: str | None
 ) -> AgentStatus:
     book = StatusBook(db)
+    evaluation = book.get(LAST_EVALUATION)
     return AgentStatus(
         enrolled=device_id is not None,
         device_id=device_id,
         collector_url=collector_url,
-        last_evaluation=book.get(LAST_EVALUATION),
+        last_evaluation=evaluation,
         last_delivery=book.get(LAST_DELIVERY),
         last_failure=book.get(LAST_FAILURE),
         outbox_depth=outbox.depth(),
@@ -89,4 +103,5 @@ def read_status(
         last_dead_letter=book.get(LAST_DEAD_LETTER),
         compactions=int(db.get_meta(COMPACTIONS) or "0"),
         last_compaction=book.get(LAST_COMPACTION),
+        baselines=list(evaluation.get("baselines", [])) if isinstance(evaluation, dict) else [],
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from collector.store.ids import IdSource
 from fleetward.clock import Clock
 
 
@@ -28,6 +29,7 @@ class InProcessCollector:
         clock: Clock,
         *,
         validity_days: int = 30,
+        ids: IdSource | None = None,
         trusted_bundle_keys: Sequence[str] = (),
         report_signing_key_file: Path | None = None,
     ) -> None:
@@ -50,7 +52,7 @@ class InProcessCollector:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, clock=clock),
+            create_app(settings, clock=clock, ids=ids),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

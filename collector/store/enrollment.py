@@ -11,7 +11,6 @@ claims), and makes at most `max_uses` enrolments (re-enrolments count).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from collector.errors import Forbidden, Unauthorized
 from collector.store.credentials import DEVICE_KEY_PREFIX, Hasher, new_credential, usable_enroll_secret
+from collector.store.ids import ids_of
 from collector.store.models import AgentEventRow, Device, DeviceKey, EnrollSecret
 from fleetward.wire import EnrollRequest, ErrorCode
 
@@ -52,7 +52,7 @@ def enroll(session: Session, hasher: Hasher, request: EnrollRequest, *, now: dat
         )
     _count_use(session, secret)
     if device is None:
-        device = Device(id=str(uuid.uuid4()), hardware_uuid=host.uuid, enrolled_at=now)
+        device = Device(id=str(ids_of(session).uuid()), hardware_uuid=host.uuid, enrolled_at=now)
         session.add(device)
     else:
         session.add(

@@ -71,7 +71,7 @@ def ingest_report(
     versions.update((pid, v) for pid, v in report.policy_versions.items() if pid in defined)
     registered = registry.ensure(session, versions, received_at)
 
-    transitions = 0
+    transitions = late = 0
     latest = _latest_runs(session, device_id, [r.policy_id for r in report.results])
     batch = _Batch()
     for result in report.results:
@@ -86,6 +86,7 @@ def ingest_report(
         if current is None or observed_at > current["last_seen"]:
             transitions += _append(batch, device_id, result.policy_id, current, obs, report_id, validity)
         else:
+            late += 1
             transitions += _place_out_of_order(session, device_id, result.policy_id, obs, report_id, validity)
     batch.flush(session)
 
@@ -102,6 +103,7 @@ def ingest_report(
                 "bundle_version": report.bundle_version,
                 "result_count": len(report.results),
                 "transitions": transitions,
+                "late_results": late,
             }
         ],
     )

@@ -5,7 +5,7 @@ they were) and a count of the enrolments they made; dashboard sessions are rows,
 or revoking ends them (only a hash of the session id is stored).
 
 Revision ID: 0004_enrollment_sessions
-Revises: 0002_bundles
+Revises: 0003_late_observations
 Create Date: 2026-12-01 20:55:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import collector.store.types
 
 revision = "0004_enrollment_sessions"
-down_revision = "0002_bundles"
+down_revision = "0003_late_observations"
 branch_labels = None
 depends_on = None
 
