@@ -51,6 +51,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     database = out / "collector.sqlite3"
     database.unlink(missing_ok=True)
+    write_demo_report_key(out / REPORT_KEY_FILE, seed)
     url = f"sqlite:///{database}"
     upgrade_to_head(url)
 
@@ -106,6 +107,23 @@ def bootstrap_admin(database_url: str, now: datetime, ids: IdSource | None = Non
 
 
 REPORT_KEY_FILE = "collector-report-signing-key.pem"
+
+
+def write_demo_report_key(path: Path, seed: int) -> None:
+    """The demo collector's report key, derived from the seed so the same seed gives the same signed
+    bytes. Anyone who knows the seed can make this key: it shows how verification works, it is not
+    a key to trust (a real collector makes a random one, FLEETWARD_REPORT_SIGNING_KEY_FILE)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from fleetward.bundle.keys import SigningKey
+
+    material = hashlib.sha256(f"fleetward-demo-report-key:{seed}".encode()).digest()
+    path.unlink(missing_ok=True)
+    SigningKey(Ed25519PrivateKey.from_private_bytes(material)).write(path)
+
+
 REPORT_PUBLIC_KEY_FILE = "collector-report-key.pub"
 
 
