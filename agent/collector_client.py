@@ -10,6 +10,8 @@ delivery comes back as an outcome the uploader acts on:
 - `Refused`: 400, 413 or 422; this report is bad data and will never be accepted: dead-letter it.
 - `RetryLater`: timeouts, connection errors, 5xx, 408/409/425/429 (honouring Retry-After), and any
   other 4xx (a wrong URL or a permission problem is fixed by configuration, not by dropping reports).
+  A 5xx is marked `server_error`: the uploader dead-letters a report the collector keeps failing on
+  while later reports are accepted (`agent.uploader`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ class Refused:
 class RetryLater:
     message: str
     retry_after: float | None = None
+    status_code: int | None = None  # None when the collector was not reached
+
+    @property
+    def server_error(self) -> bool:
+        """The collector answered 5xx (not a network failure or a 4xx)."""
+        return self.status_code is not None and self.status_code >= 500
 
 
 Delivery = Delivered | KeyRejected | Refused | RetryLater
@@ -151,7 +159,7 @@ class CollectorClient:
             return KeyRejected(message)
         if status in REFUSED_FOR_GOOD:
             return Refused(status, message)
-        return RetryLater(message, _retry_after(response.headers.get("Retry-After")))
+        return RetryLater(message, _retry_after(response.headers.get("Retry-After")), status)
 
     def fetch_bundle(self, etag: str | None, device_key: str) -> FetchOutcome:
         """`GET /v1/policies/bundle` with the device key, read up to MAX_BUNDLE_BYTES."""

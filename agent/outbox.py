@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from agent.store import Database
+from fleetward.bounds import clean_text
 from fleetward.clock import Clock
 from fleetward.wire import MAX_EVENTS_PER_REPORT, AgentEvent, EventKind, Report, ReportKind
 
@@ -31,6 +34,7 @@ class OutboxEntry:
     report: Report
     body: str
     attempts: int
+    server_errors: int = 0  # consecutive 5xx answers to this very report
 
 
 @dataclass(frozen=True)
@@ -86,22 +90,50 @@ class Outbox:
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO pending_event(kind, at, message) VALUES (?, ?, ?)",
-                (kind.value, self._clock.now().isoformat(), message[:2000]),
+                (kind.value, self._clock.now().isoformat(), clean_text(message)[:2000]),
             )
 
     # delivering --------------------------------------------------------------------------------
     def next_batch(self, n: int) -> list[OutboxEntry]:
         """The oldest n reports, in the order they were written."""
-        rows = self._db.read("SELECT seq, body, attempts FROM outbox ORDER BY seq LIMIT ?", (n,))
-        return [
-            OutboxEntry(
-                seq=int(str(seq)),
-                report=Report.model_validate_json(str(body)),
-                body=str(body),
-                attempts=int(str(attempts)),
+        rows = self._db.read(
+            "SELECT seq, body, attempts, server_errors FROM outbox ORDER BY seq LIMIT ?", (n,)
+        )
+        entries = []
+        for seq, body, attempts, server_errors in rows:
+            try:
+                report = Report.model_validate_json(str(body))
+            except ValidationError as exc:
+                # Written by an older agent and outside today's wire bounds: the collector would
+                # refuse it, and it must not stop every later report. Keep it as a dead letter.
+                self._dead_letter_unreadable(int(str(seq)), str(body), exc)
+                continue
+            entries.append(
+                OutboxEntry(
+                    seq=int(str(seq)),
+                    report=report,
+                    body=str(body),
+                    attempts=int(str(attempts)),
+                    server_errors=int(str(server_errors)),
+                )
             )
-            for seq, body, attempts in rows
-        ]
+        return entries
+
+    def _dead_letter_unreadable(self, seq: int, body: str, error: ValidationError) -> None:
+        try:
+            report_id = str(json.loads(body).get("report_id") or f"unreadable-{seq}")
+        except (ValueError, AttributeError):
+            report_id = f"unreadable-{seq}"
+        reason = f"the stored report no longer passes the wire schema ({error.error_count()} problem(s))"
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO dead_letter(report_id, body, status_code, reason, at) VALUES (?, ?, ?, ?, ?)",
+                (report_id, body, None, reason, self._clock.now().isoformat()),
+            )
+            conn.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            self.record_event(
+                EventKind.REPORT_REFUSED, f"report {report_id} was kept as a dead letter: {reason}"
+            )
 
     def ack(self, report_ids: Iterable[UUID]) -> int:
         ids = [(str(i),) for i in report_ids]
@@ -110,12 +142,18 @@ class Outbox:
             conn.executemany("DELETE FROM outbox WHERE report_id = ?", ids)
             return conn.total_changes - before
 
-    def note_failure(self, report_id: UUID, error: str) -> None:
+    def note_failure(self, report_id: UUID, error: str, *, server_error: bool = False) -> int:
+        """Count a failed delivery; returns the report's consecutive 5xx answers so far."""
         with self._db.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE report_id = ?",
-                (error[:500], str(report_id)),
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, "
+                "server_errors = CASE WHEN ? THEN server_errors + 1 ELSE 0 END WHERE report_id = ?",
+                (error[:500], server_error, str(report_id)),
             )
+            row = conn.execute(
+                "SELECT server_errors FROM outbox WHERE report_id = ?", (str(report_id),)
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def dead_letter(self, entry: OutboxEntry, *, status_code: int | None, reason: str) -> None:
         """Move a report the collector refused for good out of the queue, keeping it for inspection."""

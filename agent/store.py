@@ -56,6 +56,10 @@ _SCHEMA = (
         value TEXT NOT NULL
     );
     """,
+    # version 2: 5xx answers counted apart from network failures (a poisoned report is dead-lettered)
+    """
+    ALTER TABLE outbox ADD COLUMN server_errors INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -5,6 +5,12 @@ crash between sending and acknowledging sends it again and the collector answers
 transient failure stops the flush and backs off exponentially with jitter (`next_delay`); a report
 the collector refuses as bad data is moved to the dead letters rather than retried forever; a
 rejected device key means enrolling again and retrying.
+
+A poisoned report (one the collector fails on with 5xx every time) must not hold back every later
+one: after `MAX_SERVER_ERRORS` consecutive 5xx answers to it, the next report is tried. If that
+one is accepted, the collector works and the poisoned report is dead-lettered (with a
+`report_refused` event on the next report); if it fails too, the collector itself is failing,
+nothing is dead-lettered and the flush backs off as usual.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from typing import Protocol
 
 from agent.collector_client import Delivered, Delivery, KeyRejected, Refused, RetryLater
 from agent.errors import AgentError
-from agent.outbox import Outbox
+from agent.outbox import Outbox, OutboxEntry
 from agent.status import StatusBook
 from fleetward.clock import Clock
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 30 * 60.0
+# With the backoff above, ten tries span about an hour and a half of a collector that stays up.
+MAX_SERVER_ERRORS = 10
 
 
 def next_delay(
@@ -93,9 +101,12 @@ class Uploader:
             result.stopped_by, result.retry_at = "backing off", self.retry_at
             return result
         sent = 0
+        suspect: tuple[OutboxEntry, RetryLater] | None = None  # failed MAX_SERVER_ERRORS times
         try:
             while sent < max_reports:
-                batch = self._outbox.next_batch(min(self._batch_size, max_reports - sent))
+                skip = 0 if suspect is None else 1
+                batch = self._outbox.next_batch(min(self._batch_size, max_reports - sent) + skip)
+                batch = [e for e in batch if suspect is None or e.seq != suspect[0].seq]
                 if not batch:
                     break
                 for entry in batch:
@@ -106,6 +117,9 @@ class Uploader:
                         result.delivered += 1
                         result.duplicates += int(outcome.ack is not None and outcome.ack.duplicate)
                         self.failures, self.retry_at = 0, None
+                        if suspect is not None:  # the collector works: that one report is poisoned
+                            self._dead_letter_poisoned(*suspect, result)
+                            suspect = None
                     elif isinstance(outcome, Refused):
                         self._outbox.dead_letter(
                             entry, status_code=outcome.status_code, reason=outcome.message
@@ -113,14 +127,31 @@ class Uploader:
                         result.dead_lettered += 1
                         result.refused.append(outcome.message)
                     else:
-                        self._outbox.note_failure(entry.report.report_id, outcome.message)
+                        errors = self._outbox.note_failure(
+                            entry.report.report_id, outcome.message, server_error=outcome.server_error
+                        )
+                        if suspect is None and errors >= MAX_SERVER_ERRORS:
+                            suspect = (entry, outcome)  # try the next report before judging this one
+                            break
                         self._back_off(outcome.message, outcome.retry_after)
                         result.stopped_by, result.retry_at = outcome.message, self.retry_at
                         return result
+            if suspect is not None:  # nothing after it to tell a poisoned report from a failing collector
+                self._back_off(suspect[1].message, suspect[1].retry_after)
+                result.stopped_by, result.retry_at = suspect[1].message, self.retry_at
         finally:
             if result.delivered:
                 self._status.record_delivery(self._clock.now(), result.delivered)
         return result
+
+    def _dead_letter_poisoned(self, entry: OutboxEntry, outcome: RetryLater, result: FlushResult) -> None:
+        reason = (
+            f"the collector failed on this report {MAX_SERVER_ERRORS} times in a row while accepting the "
+            f"next one (last answer: {outcome.message})"
+        )
+        self._outbox.dead_letter(entry, status_code=outcome.status_code, reason=reason)
+        result.dead_lettered += 1
+        result.refused.append(reason)
 
     def _deliver(self, body: str, result: FlushResult) -> RetryLater | Delivered | Refused:
         try:

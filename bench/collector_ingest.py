@@ -357,6 +357,9 @@ def main() -> None:
             "FLEETWARD_PORT": str(port),
             "FLEETWARD_DEVICE_RATE_PER_MINUTE": "100000",
             "FLEETWARD_DEVICE_RATE_BURST": "1000",
+            # every simulated laptop enrolls from this one address
+            "FLEETWARD_ENROLL_RATE_PER_MINUTE": "100000",
+            "FLEETWARD_ENROLL_RATE_BURST": "100000",
         }
         log = Path(f"/tmp/{name}.log").open("w")  # noqa: SIM115 - lives as long as the server
         profiler = ["-m", "cProfile", "-o", args.profile] if args.profile else []

@@ -8,10 +8,12 @@ secret, if any.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from collector.api import admin, bundles, devices_write, fleet, ops
 from collector.api.access import AccessMiddleware
@@ -19,8 +21,10 @@ from collector.api.deps import AppContext
 from collector.api.errors import install_error_handlers
 from collector.api.limits import BodyLimitMiddleware, RateLimiter
 from collector.api.openapi import install_openapi
-from collector.observability import Metrics
+from collector.errors import CollectorError
+from collector.observability import Metrics, logger
 from collector.reports import api as reports_api
+from collector.reports.signing import ReportKeys
 from collector.settings import CollectorSettings
 from collector.store.bootstrap import register_enroll_secret
 from collector.store.bundles import register_newest_bundle
@@ -32,6 +36,8 @@ from collector.store.migrate import ensure_at_head
 from collector.store.policies import PolicyRegistry, load_shipped_catalogue, register_catalogue
 from collector.ui import router as ui
 from fleetward import __version__
+from fleetward.bundle.errors import KeyFileError
+from fleetward.bundle.keys import PublicKey
 from fleetward.clock import Clock, SystemClock
 
 API_TITLE = "fleetward collector"
@@ -56,6 +62,11 @@ def create_app(
         metrics=metrics,
         limiter=limiter,
         ingest=GroupCommitter(db, registry, validity=settings.validity, now=clock.now, admit=limiter.take),
+        enroll_limiter=RateLimiter(
+            settings.enroll_rate_per_minute, settings.enroll_rate_burst, clock.now, what="this client"
+        ),
+        report_keys=_report_keys(settings),
+        ui_session_secret=_ui_session_secret(settings),
     )
 
     @asynccontextmanager
@@ -83,13 +94,43 @@ def create_app(
         admin.router,
         ops.router,
         reports_api.router,
+        reports_api.well_known,
         ui.router,
     ):
         app.include_router(router)
     app.include_router(bundles.router)
+    # Starlette's trailing-slash redirect builds an absolute URL from the request's Host header: off,
+    # so no answer ever reflects Host (every redirect of ours is a relative path).
+    app.router.redirect_slashes = False
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    if settings.allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(AccessMiddleware, metrics=metrics)
     return app
+
+
+def _ui_session_secret(settings: CollectorSettings) -> bytes:
+    if settings.ui_session_secret is None:
+        logger().warning(
+            "dashboard sessions are keyed with a secret made at startup; set FLEETWARD_UI_SESSION_SECRET "
+            "so they survive a restart and work across processes"
+        )
+        return secrets.token_bytes(32)
+    return settings.ui_session_secret.get_secret_value().encode()
+
+
+def _report_keys(settings: CollectorSettings) -> ReportKeys:
+    path = settings.report_signing_key_file
+    if path is None:
+        logger().warning(
+            "reports are signed with a key made at startup; set FLEETWARD_REPORT_SIGNING_KEY_FILE so "
+            "auditors can keep verifying them after a restart"
+        )
+        return ReportKeys.ephemeral()
+    try:
+        return ReportKeys.load_or_create(path)
+    except (KeyFileError, OSError) as exc:
+        raise CollectorError(f"report_signing_key_file {path}: {exc}") from exc
 
 
 def _start(ctx: AppContext) -> None:
@@ -98,7 +139,9 @@ def _start(ctx: AppContext) -> None:
     catalogue = load_shipped_catalogue()
     with ctx.db.write() as session:
         register_catalogue(session, catalogue.policies, now)
-        register_newest_bundle(session, now)  # a published bundle supersedes the shipped catalogue
+        # A published bundle, still verified by the keys trusted now, supersedes the shipped catalogue.
+        trusted = [PublicKey.from_text(text) for text in ctx.settings.trusted_bundle_keys]
+        register_newest_bundle(session, trusted, now)
         if ctx.settings.bootstrap_admin_token is not None:
             register_api_token(
                 session,

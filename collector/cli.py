@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -202,6 +203,9 @@ def secret_create(
     ] = None,
     expires_in: Annotated[str, typer.Option(help="ISO 8601 duration, e.g. P30D or PT12H")] = "P30D",
     name: Annotated[str, typer.Option(help="What it is for")] = "",
+    max_uses: Annotated[
+        int, typer.Option(min=1, max=100_000, help="How many enrolments it may make (re-enrolments count)")
+    ] = 100,
     database_url: DatabaseOption = None,
 ) -> None:
     """Create an enroll secret. It is printed once, here; only its digest is stored."""
@@ -228,6 +232,7 @@ def secret_create(
                 expires_at=now + lifetime,
                 now=now,
                 created_by=CLI_ACTOR,
+                max_uses=max_uses,
             )
     except CollectorError as exc:
         _fail(getattr(exc, "message", str(exc)))
@@ -243,7 +248,7 @@ def secret_list(database_url: DatabaseOption = None) -> None:
 
     from collector.store.credentials import list_enroll_secrets
 
-    table = Table("id", "name", "practice", "expires", "revoked")
+    table = Table("id", "name", "practice", "uses", "expires", "revoked")
     table.columns[0].no_wrap = True
     with _session(database_url) as (session, _):
         for s in list_enroll_secrets(session):
@@ -251,6 +256,7 @@ def secret_list(database_url: DatabaseOption = None) -> None:
                 s.id,
                 s.name,
                 s.practice or "",
+                f"{s.uses} of {s.max_uses}" if s.max_uses is not None else f"{s.uses} (no limit)",
                 s.expires_at.isoformat(),
                 s.revoked_at.isoformat() if s.revoked_at else "",
             )
@@ -273,3 +279,52 @@ def secret_revoke(secret_id: str, database_url: DatabaseOption = None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+report_key_app = typer.Typer(
+    no_args_is_help=True, help="The Ed25519 key that signs every report this collector issues."
+)
+app.add_typer(report_key_app, name="report-key")
+
+
+def _report_key_file() -> Path:
+    path = _settings(None).report_signing_key_file
+    if path is None:
+        raise _fail(
+            "no report signing key file is configured: set FLEETWARD_REPORT_SIGNING_KEY_FILE (the key is "
+            "generated there on first start)"
+        )
+    return path
+
+
+@report_key_app.command("show")
+def report_key_show() -> None:
+    """Print the public keys that verify this collector's reports (give one to auditors)."""
+    from collector.reports.signing import ReportKeys
+    from fleetward.bundle.errors import KeyFileError
+
+    try:
+        keys = ReportKeys.load_or_create(_report_key_file())
+    except (KeyFileError, OSError) as exc:
+        _fail(str(exc))
+    current = keys.current.public
+    typer.echo(f"{current.text}  key id {current.key_id} (current)")
+    for key in keys.retired:
+        typer.echo(f"{key.text}  key id {key.key_id} (retired: verifies older reports)")
+
+
+@report_key_app.command("rotate")
+def report_key_rotate() -> None:
+    """Retire the signing key (its public key is kept to verify older reports) and make a new one.
+    Restart the collector processes afterwards."""
+    from collector.reports.signing import ReportKeys
+    from fleetward.bundle.errors import KeyFileError
+
+    path = _report_key_file()
+    try:
+        before = ReportKeys.load_or_create(path).current.public.key_id
+        keys = ReportKeys.rotate(path)
+    except (KeyFileError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(f"retired key {before}; new key {keys.current.public.key_id}: {keys.current.public.text}")
+    typer.echo("restart every collector process to sign with the new key")

@@ -1,14 +1,18 @@
 """Structured JSON logs and Prometheus metrics of one collector process.
 
 Logs carry who (token id or device id), what (method, route) and how it went; never a header,
-a body, a token, a device key or an enroll secret. Each app gets its own metrics registry so
-several apps in one process (tests, the simulator) do not collide.
+a body, a token, a device key or an enroll secret. Tracebacks keep their frames (file, line,
+code) but the message of an exception that may quote request data (a validation error quotes the
+input, a database error the driver's detail) is replaced by its type: SQL parameters are hidden
+at the engine too (`hide_parameters`). Each app gets its own metrics registry so several apps in
+one process (tests, the simulator) do not collide.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import traceback
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +38,33 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str, ensure_ascii=False)
+
+    def formatException(self, ei: Any) -> str:
+        return format_exception_safely(ei[1]) if ei[1] is not None else super().formatException(ei)
+
+
+# Exceptions whose message the collector wrote itself, naming no request data.
+_OWN_MESSAGES = ("collector.", "fleetward.", "agent.")
+_WITHHELD = "(message withheld from the log: it may quote request data)"
+
+
+def format_exception_safely(exc: BaseException) -> str:
+    """A traceback with every frame, each exception's type, and only our own errors' messages."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    parts: list[str] = []
+    for index, error in enumerate(reversed(chain)):
+        if index:
+            parts.append("\nThe above exception led to the following exception:\n\n")
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_list(traceback.extract_tb(error.__traceback__)))
+        kind = type(error)
+        own = kind.__module__.startswith(_OWN_MESSAGES)
+        parts.append(f"{kind.__module__}.{kind.__qualname__}: {str(error) if own else _WITHHELD}\n")
+    return "".join(parts).rstrip("\n")
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -64,6 +95,11 @@ class Metrics:
         )
         self.transitions = Counter(
             "fleetward_transitions", "(device, policy) status changes recorded", registry=self.registry
+        )
+        self.results_refused = Counter(
+            "fleetward_results_refused",
+            "Results refused because no catalogue policy or bundle defines their policy",
+            registry=self.registry,
         )
         self.enrollments = Counter(
             "fleetward_enrollments", "Successful enrollments", ["reenrolled"], registry=self.registry

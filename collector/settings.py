@@ -7,6 +7,7 @@ Every field can be set from the environment with the `FLEETWARD_` prefix, e.g.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -30,6 +31,14 @@ class CollectorSettings(BaseSettings):
         default=120.0, gt=0, description="Sustained reports per minute per device (token bucket, per process)"
     )
     device_rate_burst: int = Field(default=60, ge=1, description="Reports a device may send at once")
+    enroll_rate_per_minute: float = Field(
+        default=6.0,
+        gt=0,
+        description="Enrolment attempts per minute from one client address, and with one secret",
+    )
+    enroll_rate_burst: int = Field(
+        default=20, ge=1, description="Enrolment attempts one client address (or one secret) may make at once"
+    )
     validity: timedelta = Field(
         default=timedelta(days=30),
         description="A pair with no report for longer than this is `stale` (ISO 8601 duration, e.g. P30D)",
@@ -64,6 +73,33 @@ class CollectorSettings(BaseSettings):
         description="Ed25519 public keys (base64, comma-separated) whose signature a published policy "
         "bundle must carry. Empty: any signed bundle is stored, and agents alone judge the signer.",
     )
+
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names the collector answers for (comma-separated, e.g. collector.example.nhs.uk); "
+        "a request for another Host gets 400. Empty: any Host (the collector never reflects it anyway).",
+    )
+    ui_session_secret: SecretStr | None = Field(
+        default=None,
+        description="Keys the dashboard's session cookies (at least 32 characters; from a key vault or "
+        "a secret file, never the database). Every collector process behind one address needs the same. "
+        "Unset: a secret made at startup, so sessions end when the process does.",
+        min_length=32,
+    )
+    report_signing_key_file: Path | None = Field(
+        default=None,
+        description="The collector's Ed25519 key that signs every report it issues (PEM, generated "
+        "there with mode 0600 on first start; `fleetward collector report-key rotate` retires it). "
+        "Unset: a key made at startup and lost at exit, so its reports verify only while it runs: "
+        "set this in production.",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("trusted_bundle_keys", mode="before")
     @classmethod

@@ -1,7 +1,10 @@
 """The wire schema between agent and collector, defined once and imported by both.
 
 Pydantic models only: the agent imports this without any server dependency. Every model forbids
-unknown fields so a typo in a client is an error, not silently dropped data.
+unknown fields so a typo in a client is an error, not silently dropped data, and states every
+bound a device's input must keep: counts, lengths, id patterns, number and date ranges, and text
+free of NUL and lone surrogates (`fleetward.bounds`). A body outside them is refused at the door
+(422 `invalid_request`, naming the field), before anything is stored.
 """
 
 from __future__ import annotations
@@ -10,16 +13,17 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from fleetward.policy.model import POLICY_ID_PATTERN, Platform
-from fleetward.policy.verdict import Result
+from fleetward.bounds import MAX_BUNDLE_VERSION, SAFE_TEXT, Instant
+from fleetward.policy.model import Platform
+from fleetward.policy.verdict import PolicyId, PolicyVersion, Result
 
 MAX_RESULTS_PER_REPORT = 500
 MAX_EVENTS_PER_REPORT = 100
 
-ShortText = Annotated[str, StringConstraints(max_length=200)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=200), SAFE_TEXT]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200), SAFE_TEXT]
 
 
 class _Wire(BaseModel):
@@ -37,13 +41,13 @@ class HostIdentity(_Wire):
         default="", description="os_version.name, e.g. 'Microsoft Windows 11 Enterprise'"
     )
     os_version: ShortText = Field(default="", description="os_version.version (plus revision on Windows)")
-    practice: Annotated[str | None, StringConstraints(max_length=40)] = Field(
+    practice: Annotated[str | None, StringConstraints(max_length=40), SAFE_TEXT] = Field(
         default=None, description="Practice tag, e.g. the ODS code of the GP practice"
     )
 
 
 class EnrollRequest(_Wire):
-    enroll_secret: Annotated[str, StringConstraints(min_length=8, max_length=200)]
+    enroll_secret: Annotated[str, StringConstraints(min_length=8, max_length=200), SAFE_TEXT]
     host: HostIdentity
     agent_version: ShortText = ""
 
@@ -69,8 +73,8 @@ class EventKind(StrEnum):
 
 class AgentEvent(_Wire):
     kind: EventKind
-    at: AwareDatetime
-    message: Annotated[str, StringConstraints(max_length=2000)]
+    at: Instant
+    message: Annotated[str, StringConstraints(max_length=2000), SAFE_TEXT]
 
 
 class Report(_Wire):
@@ -78,20 +82,33 @@ class Report(_Wire):
 
     report_id: UUID
     kind: ReportKind
-    observed_at: AwareDatetime = Field(description="When the agent evaluated, not when it sent")
+    observed_at: Instant = Field(description="When the agent evaluated, not when it sent")
     agent_version: ShortText
-    bundle_version: Annotated[int | None, Field(ge=0)] = None
-    policy_versions: dict[Annotated[str, StringConstraints(pattern=POLICY_ID_PATTERN)], str] = Field(
-        default_factory=dict, description="policy id -> content digest of every policy evaluated"
+    bundle_version: Annotated[int | None, Field(ge=0, le=MAX_BUNDLE_VERSION)] = None
+    policy_versions: Annotated[dict[PolicyId, PolicyVersion], Field(max_length=MAX_RESULTS_PER_REPORT)] = (
+        Field(default_factory=dict, description="policy id -> content digest of every policy evaluated")
     )
     results: Annotated[list[Result], Field(max_length=MAX_RESULTS_PER_REPORT)]
     events: Annotated[list[AgentEvent], Field(max_length=MAX_EVENTS_PER_REPORT)] = Field(default_factory=list)
+
+
+class RefusedResult(_Wire):
+    policy_id: str
+    code: str = Field(
+        description="`unknown_policy` (readers keep codes plain strings: a newer collector may add some)"
+    )
+    message: str
 
 
 class ReportAck(_Wire):
     report_id: UUID
     duplicate: bool = Field(description="True when this report id was already ingested: nothing changed")
     transitions: int = Field(description="How many (device, policy) status changes this report recorded")
+    refused: list[RefusedResult] = Field(
+        default_factory=list,
+        description="Results not ingested (the rest of the report was): `unknown_policy` when neither the "
+        "catalogue nor a published bundle defines the policy. Sending them again changes nothing.",
+    )
 
 
 class ErrorBody(_Wire):
@@ -138,3 +155,7 @@ class ErrorCode(StrEnum):
     BUNDLE_DIGEST_MISMATCH = "bundle_digest_mismatch"
     BUNDLE_SIGNATURE_INVALID = "bundle_signature_invalid"
     BUNDLE_NOT_NEWER = "bundle_not_newer"
+    BUNDLE_TRUST_NOT_CONFIGURED = "bundle_trust_not_configured"
+    BUNDLE_VERSION_TOO_FAR = "bundle_version_too_far"
+    UNKNOWN_POLICY = "unknown_policy"
+    ENROLL_PRACTICE_MISMATCH = "enroll_practice_mismatch"

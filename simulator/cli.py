@@ -47,7 +47,7 @@ def demo_app(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from simulator.demo import run_demo
+    from simulator.demo import REPORT_PUBLIC_KEY_FILE, run_demo
 
     console = Console()
     first = _start(start)
@@ -79,7 +79,11 @@ def demo_app(
     console.print(
         f"  database {outcome.database_url} (try: fleetward report --database-url {outcome.database_url} --format html)"
     )
-    console.print(f"digest {summary.get('digest')}: check a copy with `fleetward report verify FILE`")
+    key = next(iter(outcome.reports.values())).parent / REPORT_PUBLIC_KEY_FILE
+    console.print(
+        f"digest {summary.get('digest')}: check a copy with `fleetward report verify FILE --key {key}` "
+        "(the demo collector's public key)"
+    )
     start_day, end_day = outcome.plan.start.date().isoformat(), outcome.plan.end.isoformat()
     console.print(
         "dashboard for the demo's month: "

@@ -51,6 +51,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     database = out / "collector.sqlite3"
     database.unlink(missing_ok=True)
+    write_demo_report_key(out / REPORT_KEY_FILE, seed)
     url = f"sqlite:///{database}"
     upgrade_to_head(url)
 
@@ -64,7 +65,7 @@ def run_demo(
 
     with (
         tempfile.TemporaryDirectory(prefix="fleetward-demo-", dir=_fast_tmp()) as work,
-        InProcessCollector(url, clock, ids=ids) as collector,
+        InProcessCollector(url, clock, ids=ids, report_signing_key_file=out / REPORT_KEY_FILE) as collector,
     ):
         simulation = FleetSimulation(
             plan,
@@ -105,11 +106,33 @@ def bootstrap_admin(database_url: str, now: datetime, ids: IdSource | None = Non
     return issued.secret
 
 
+REPORT_KEY_FILE = "collector-report-signing-key.pem"
+
+
+def write_demo_report_key(path: Path, seed: int) -> None:
+    """The demo collector's report key, derived from the seed so the same seed gives the same signed
+    bytes. Anyone who knows the seed can make this key: it shows how verification works, it is not
+    a key to trust (a real collector makes a random one, FLEETWARD_REPORT_SIGNING_KEY_FILE)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from fleetward.bundle.keys import SigningKey
+
+    material = hashlib.sha256(f"fleetward-demo-report-key:{seed}".encode()).digest()
+    path.unlink(missing_ok=True)
+    SigningKey(Ed25519PrivateKey.from_private_bytes(material)).write(path)
+
+
+REPORT_PUBLIC_KEY_FILE = "collector-report-key.pub"
+
+
 def write_reports(
     database_url: str, out: Path, plan: SimulationPlan, *, generated_at: datetime
 ) -> tuple[dict[str, Path], dict[str, object]]:
     from collector.reports.build import build_report
     from collector.reports.render import renderer_for
+    from collector.reports.signing import ReportKeys, render_signed
     from collector.store.engine import Database
     from collector.store.history import load_history
 
@@ -128,11 +151,15 @@ def write_reports(
         # Not the path: the same seed gives the same report wherever --out points.
         source=f"fleetward demo collector database ({Path(database_url.split('///', 1)[-1]).name})",
     )
+    # Signed with the demo collector's own key; its public half is written beside the reports, for
+    # `fleetward report verify FILE --key collector-report-key.pub`.
+    keys = ReportKeys.load_or_create(out / REPORT_KEY_FILE)
+    (out / REPORT_PUBLIC_KEY_FILE).write_text(keys.current.public.text + "\n", encoding="ascii")
     written: dict[str, Path] = {}
     for fmt in FORMATS:
         renderer = renderer_for(fmt)
         path = out / f"compliance-report.{renderer.extension}"
-        path.write_bytes(renderer.render(report))
+        path.write_bytes(render_signed(report, fmt, keys.current))
         written[fmt] = path
     summary = report.summary.model_dump(mode="json")
     summary["digest"] = report.digest

@@ -46,6 +46,7 @@ class AdminClient:
             "name": f"simulated {practice}",
             "practice": practice,
             "expires_in": _iso_duration(expires_in),
+            "max_uses": 100_000,  # one secret per practice enrolls all of its simulated laptops
         }
         response = self._http.post("/v1/admin/enroll-secrets", json=body)
         _raise_for(response, "create an enroll secret")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -22,7 +24,14 @@ class InProcessCollector:
     """uvicorn serving `collector.app.create_app` in a thread on 127.0.0.1."""
 
     def __init__(
-        self, database_url: str, clock: Clock, *, validity_days: int = 30, ids: IdSource | None = None
+        self,
+        database_url: str,
+        clock: Clock,
+        *,
+        validity_days: int = 30,
+        ids: IdSource | None = None,
+        trusted_bundle_keys: Sequence[str] = (),
+        report_signing_key_file: Path | None = None,
     ) -> None:
         import uvicorn
 
@@ -35,6 +44,10 @@ class InProcessCollector:
             # The simulator is one client sending for many laptops: no per-device throttling.
             device_rate_per_minute=100_000,
             device_rate_burst=100_000,
+            enroll_rate_per_minute=100_000,  # every simulated laptop enrolls from this one address
+            enroll_rate_burst=100_000,
+            trusted_bundle_keys=list(trusted_bundle_keys),
+            report_signing_key_file=report_signing_key_file,
         )
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -92,6 +92,7 @@ def create_enroll_secret(body: EnrollSecretCreate, ctx: Context, who: Admin) -> 
             expires_at=now + body.expires_in,
             now=now,
             created_by=_actor(who),
+            max_uses=body.max_uses,
         )
         row = session.get(EnrollSecret, issued.id)
         assert row is not None

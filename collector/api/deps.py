@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -13,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from collector.api.limits import RateLimiter
 from collector.errors import ApiError
 from collector.observability import Metrics
+from collector.reports.signing import ReportKeys
 from collector.settings import CollectorSettings
 from collector.store.credentials import DEVICE_KEY_PREFIX, Hasher, Principal, Role, resolve_bearer
 from collector.store.engine import Database
@@ -60,6 +62,9 @@ class AppContext:
     metrics: Metrics
     limiter: RateLimiter
     ingest: GroupCommitter
+    enroll_limiter: RateLimiter
+    report_keys: ReportKeys = field(default_factory=ReportKeys.ephemeral)
+    ui_session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 

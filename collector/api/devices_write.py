@@ -14,7 +14,15 @@ from collector.observability import logger
 from collector.store.credentials import Principal, Role
 from collector.store.enrollment import enroll
 from collector.store.group_commit import Delivery
-from fleetward.wire import EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, Report, ReportAck
+from fleetward.wire import (
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    ErrorCode,
+    RefusedResult,
+    Report,
+    ReportAck,
+)
 
 router = APIRouter(prefix="/v1", tags=["devices"])
 
@@ -29,8 +37,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     responses=_ERRORS,
     summary="Exchange an enroll secret for a device key",
 )
-def post_enroll(body: EnrollRequest, ctx: Context) -> EnrollResponse:
-    """Unauthenticated except by the enroll secret itself. The same hardware uuid keeps its device id."""
+def post_enroll(body: EnrollRequest, ctx: Context, request: Request) -> EnrollResponse:
+    """Unauthenticated except by the enroll secret itself. The same hardware uuid keeps its device id,
+    if the secret is one of the device's practice. Rate-limited per client address and per secret."""
+    client = request.client.host if request.client else "unknown"
+    ctx.enroll_limiter.take(f"client:{client}")
+    ctx.enroll_limiter.take(f"secret:{ctx.hasher.digest(body.enroll_secret)}")
     now = ctx.clock.now()
     for attempt in range(2):
         try:
@@ -85,7 +97,26 @@ async def post_report(body: Report, ctx: Context, key: ReportKey, request: Reque
     else:
         ctx.metrics.reports_ingested.inc()
         ctx.metrics.transitions.inc(outcome.transitions)
-    return ReportAck(report_id=body.report_id, duplicate=outcome.duplicate, transitions=outcome.transitions)
+    refused = [
+        RefusedResult(
+            policy_id=pid,
+            code=ErrorCode.UNKNOWN_POLICY,
+            message=f"no catalogue policy or published bundle defines {pid!r}; publish a bundle that does",
+        )
+        for pid in outcome.unknown_policies
+    ]
+    if refused:
+        ctx.metrics.results_refused.inc(len(refused))
+        logger().warning(
+            "results for unknown policies refused",
+            extra={"device_id": accepted.device_id, "refused": len(refused)},
+        )
+    return ReportAck(
+        report_id=body.report_id,
+        duplicate=outcome.duplicate,
+        transitions=outcome.transitions,
+        refused=refused,
+    )
 
 
 def _check(report: Report, ctx: Context) -> None:

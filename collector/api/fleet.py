@@ -15,6 +15,7 @@ from sqlalchemy import select
 from collector.api.deps import Context, Reader
 from collector.api.schemas import (
     BaselineInfo,
+    DeviceEvent,
     DeviceHistory,
     DeviceInfo,
     DevicePage,
@@ -32,7 +33,7 @@ from collector.domain.state import AuditStatus
 from collector.errors import ApiError, NotFound
 from collector.store.fleet_state import StateFilter, fleet_counts, fleet_pairs
 from collector.store.history import baselines_in_force
-from collector.store.models import Device, Policy, PolicyVersion, StatusRun
+from collector.store.models import AgentEventRow, Device, Policy, PolicyVersion, StatusRun
 from collector.store.waivers import list_waivers
 from fleetward.policy.baseline import REMEDIATION_WINDOW
 from fleetward.policy.freshness import provenance
@@ -213,6 +214,14 @@ def get_device_history(
             query = query.where(StatusRun.since <= until)
         runs = list(session.scalars(query.order_by(StatusRun.policy_id, StatusRun.since)))
         waivers = list_waivers(session, device_id=device_id, policy_id=policy)
+        events = list(
+            session.scalars(
+                select(AgentEventRow)
+                .where(AgentEventRow.device_id == device_id)
+                .order_by(AgentEventRow.at.desc(), AgentEventRow.id.desc())
+                .limit(500)
+            )
+        )[::-1]
         return DeviceHistory(
             device=device_info(device),
             runs=[
@@ -230,6 +239,9 @@ def get_device_history(
                 for r in runs
             ],
             waivers=[waiver_info(w) for w in waivers],
+            events=[
+                DeviceEvent(kind=e.kind, at=e.at, message=e.message, report_id=e.report_id) for e in events
+            ],
         )
 
 

@@ -100,6 +100,9 @@ async def _reply(send: Send, status: int, code: ErrorCode, message: str, detail:
     await send({"type": "http.response.body", "body": body})
 
 
+_MAX_BUCKETS = 100_000
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -109,7 +112,10 @@ class _Bucket:
 class RateLimiter:
     """Token bucket per key: `burst` at once, refilled at `per_minute`. Thread-safe."""
 
-    def __init__(self, per_minute: float, burst: int, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, per_minute: float, burst: int, now: Callable[[], datetime], *, what: str = "this device"
+    ) -> None:
+        self.what = what
         self.rate = per_minute / 60.0
         self.burst = burst
         self._now = now
@@ -120,6 +126,8 @@ class RateLimiter:
         now = self._now()
         with self._lock:
             bucket = self._buckets.get(key)
+            if bucket is None and len(self._buckets) >= _MAX_BUCKETS:
+                self._buckets.clear()  # a flood of new keys: forget them all rather than grow without bound
             if bucket is None:
                 bucket = self._buckets[key] = _Bucket(float(self.burst), now)
             elapsed = max((now - bucket.updated).total_seconds(), 0.0)
@@ -130,7 +138,7 @@ class RateLimiter:
                 raise ApiError(
                     429,
                     ErrorCode.RATE_LIMITED,
-                    f"too many requests from this device; retry in {wait:.0f} s",
+                    f"too many requests from {self.what}; retry in {wait:.0f} s",
                     {"retry_after_seconds": round(wait, 1)},
                     headers={"Retry-After": str(max(1, round(wait)))},
                 )

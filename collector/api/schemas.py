@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fleetward.bounds import EARLIEST, LATEST, Instant
 from fleetward.policy.model import Platform
 from fleetward.policy.verdict import Status
 from fleetward.status import AuditStatus
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def _in_range(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise ValueError(f"instant must be between {EARLIEST.year} and {LATEST.year}")
-    return value.astimezone(UTC)
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+__all__ = ["EARLIEST", "LATEST", "Instant"]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Practice = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
 
@@ -52,6 +43,9 @@ class TokenIssued(TokenInfo):
     token: str = Field(description="Shown once: store it now. Send as `Authorization: Bearer <token>`.")
 
 
+DEFAULT_MAX_USES = 100
+
+
 class EnrollSecretCreate(_Body):
     name: Annotated[str, StringConstraints(max_length=200)] = ""
     practice: Practice | None = Field(
@@ -59,6 +53,12 @@ class EnrollSecretCreate(_Body):
     )
     expires_in: timedelta = Field(
         default=timedelta(days=30), gt=timedelta(0), le=timedelta(days=3660), description="ISO 8601 duration"
+    )
+    max_uses: int = Field(
+        default=DEFAULT_MAX_USES,
+        ge=1,
+        le=100_000,
+        description="How many enrolments (re-enrolments included) the secret may make",
     )
 
 
@@ -71,6 +71,10 @@ class EnrollSecretInfo(_Body):
     expires_at: datetime
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    max_uses: int | None = Field(
+        default=None, description="Null for a secret made before use limits: unlimited"
+    )
+    uses: int = 0
 
 
 class EnrollSecretIssued(EnrollSecretInfo):
@@ -179,10 +183,24 @@ class RunInfo(_Body):
     report_id: str | None
 
 
+class DeviceEvent(_Body):
+    kind: str = Field(
+        description="The agent's own (`report_refused`, `bundle_refused`, ...) or the collector's "
+        "(`reenrolled`, `results_refused`)"
+    )
+    at: datetime
+    message: str
+    report_id: str = Field(description="The report that carried it; empty for an event of enrolment")
+
+
 class DeviceHistory(_Body):
     device: DeviceInfo
     runs: list[RunInfo] = Field(description="Every status run (one per transition), by policy then time")
     waivers: list[WaiverInfo]
+    events: list[DeviceEvent] = Field(
+        default_factory=list,
+        description="What the device and the collector recorded about it, newest last (at most 500)",
+    )
 
 
 class PolicyInfo(_Body):

@@ -44,4 +44,6 @@ def secret_info(s: EnrollSecret) -> EnrollSecretInfo:
         expires_at=s.expires_at,
         revoked_at=s.revoked_at,
         revoked_by=s.revoked_by,
+        max_uses=s.max_uses,
+        uses=s.uses,
     )

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from collector.api.deps import AppContext, Context, Reader
 from collector.api.schemas import Instant
@@ -43,6 +44,7 @@ def generate(
     """(bytes, media type, file name) of a report built from the collector's own store."""
     from collector.reports.build import build_report
     from collector.reports.render import renderer_for
+    from collector.reports.signing import render_signed
     from collector.reports.sources import describe_database
 
     if (start is None) != (end is None):
@@ -62,7 +64,44 @@ def generate(
     except ReportInputError as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
     stamp = report.scope.at.strftime("%Y%m%dT%H%M%SZ")
-    return renderer.render(report), renderer.media_type, f"fleetward-compliance-{stamp}.{renderer.extension}"
+    data = render_signed(report, fmt, ctx.report_keys.current)
+    return data, renderer.media_type, f"fleetward-compliance-{stamp}.{renderer.extension}"
+
+
+class ReportKey(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_id: str = Field(description="Names the key in signatures: `ed25519:<key id>:<hex>`")
+    public_key: str = Field(description="The Ed25519 public key, base64 (what `report verify --key` takes)")
+    current: bool = Field(description="True for the key signing reports now; false for retired keys")
+
+
+class ReportKeySet(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keys: list[ReportKey]
+
+
+def report_key_set(ctx: AppContext) -> ReportKeySet:
+    current = ctx.report_keys.current.public
+    return ReportKeySet(
+        keys=[
+            ReportKey(key_id=k.key_id, public_key=k.text, current=k == current)
+            for k in ctx.report_keys.public_keys
+        ]
+    )
+
+
+well_known = APIRouter(tags=["reports"])
+
+
+@well_known.get(
+    "/.well-known/fleetward-report-keys",
+    response_model=ReportKeySet,
+    summary="The public keys that verify this collector's reports (no authentication: they are public)",
+)
+def get_report_keys(ctx: Context) -> ReportKeySet:
+    return report_key_set(ctx)
 
 
 @router.get("/history", summary="The fleet's history, for reports built elsewhere")

@@ -36,6 +36,7 @@ from collector.reports.model import (
 )
 from collector.reports.practices import late_views, practice_rollups
 from collector.reports.timeline import Pair, WaiverIndex, device_pairs, sample_states, trend_samples
+from fleetward.bounds import EARLIEST, LATEST
 from fleetward.policy.verdict import Status
 
 Progress = Callable[[int, int], None]
@@ -45,6 +46,8 @@ _EVIDENCE_KEPT_FOR = (Status.PASS, Status.FAIL, Status.ERROR)
 _COMPLIANT = frozenset(s for s in AuditStatus if s.compliant)
 _PROGRESS_EVERY = 2000
 _DAY = timedelta(days=1)
+# A period report samples every day: three years is an audit cycle and keeps a report bounded.
+MAX_PERIOD = timedelta(days=3 * 366)
 
 
 def build_report(
@@ -113,6 +116,10 @@ def _scope(
             raise ReportInputError(
                 f"{instant.isoformat()} has no time zone; add Z or an offset such as +01:00"
             )
+        if instant is not None and not EARLIEST <= instant < LATEST:
+            raise ReportInputError(
+                f"{instant.isoformat()} is outside the years {EARLIEST.year} to {LATEST.year - 1}"
+            )
     if framework is not None:
         known = sorted(set(history.controls) | {f for p in history.policies for f in p.frameworks})
         if framework not in known:
@@ -123,6 +130,11 @@ def _scope(
         start, end = (instant.astimezone(UTC) for instant in period)
         if start >= end:
             raise ReportInputError(f"the period must start before it ends (--from {start} --to {end})")
+        if end - start > MAX_PERIOD:
+            raise ReportInputError(
+                f"the period from {start.date()} to {end.date()} is longer than {MAX_PERIOD.days} days; "
+                "build one report per audit year"
+            )
         return Scope(
             kind="period",
             at=end,

@@ -4,7 +4,7 @@ Canonical JSON: UTF-8, object keys sorted, no whitespace (`","` and `":"` separa
 non-ASCII characters as themselves, no NaN or infinity: exactly what
 `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` produces.
 The digest is `sha256:` + the hex SHA-256 of the canonical JSON of the report without its
-`digest` member. Members are serialized one at a time so a 1.5-million-pair report never holds
+`digest` and `signature` members (a signature, when present, signs the digest). Members are serialized one at a time so a 1.5-million-pair report never holds
 two full copies of itself in memory.
 """
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from collector.reports.model import ComplianceReport
 
 DIGEST_MEMBER = "digest"
+SIGNATURE_MEMBER = "signature"
+_NOT_DIGESTED = frozenset({DIGEST_MEMBER, SIGNATURE_MEMBER})
 _CHUNK = 20_000
 UNSET_DIGEST = "sha256:" + "0" * 64
 
@@ -37,8 +39,10 @@ def _member_names(report: ComplianceReport) -> list[tuple[str, str]]:
 def _member_pieces(report: ComplianceReport, *, with_digest: bool) -> Iterator[Iterator[bytes]]:
     """Each member as the chunks of its `"key":value` bytes."""
     for key, name in _member_names(report):
-        if key == DIGEST_MEMBER and not with_digest:
+        if key in _NOT_DIGESTED and not with_digest:
             continue
+        if key == SIGNATURE_MEMBER and report.signature is None:
+            continue  # an unsigned report has no signature member at all
         yield _member(report, key, name)
 
 
@@ -89,5 +93,5 @@ def report_json(report: ComplianceReport) -> bytes:
 
 def document_digest(document: Mapping[str, Any]) -> str:
     """The digest of a parsed JSON report (as an auditor's own script would compute it)."""
-    body = {key: value for key, value in document.items() if key != DIGEST_MEMBER}
+    body = {key: value for key, value in document.items() if key not in _NOT_DIGESTED}
     return "sha256:" + hashlib.sha256(canonical_bytes(body)).hexdigest()

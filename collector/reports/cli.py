@@ -205,15 +205,34 @@ def verify(
             dir_okay=False,
         ),
     ] = None,
+    keys: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key",
+            envvar="FLEETWARD_TRUSTED_REPORT_KEYS",
+            show_envvar=True,
+            help="A collector public key you trust (base64, or a file holding it; repeat for several): "
+            "the report must be signed by one of them. Without it only integrity is checked.",
+        ),
+    ] = None,
 ) -> None:
-    """Check a report: recompute its digest (JSON) or seal, optionally against the JSON report."""
+    """Check a report: its digest (JSON) or seal, its signature against the keys you trust, and
+    optionally a CSV, HTML or PDF copy against the JSON report."""
     from collector.reports.verify import verify_bytes
+    from fleetward.bundle.errors import KeyFileError
+    from fleetward.bundle.keys import PublicKey
 
-    result = verify_bytes(file.read_bytes(), against.read_bytes() if against else None)
+    try:
+        trusted = [PublicKey.from_argument(k) for text in keys or [] for k in text.split(",") if k.strip()]
+    except KeyFileError as exc:
+        typer.echo(f"error: --key: {exc}", err=True)
+        raise typer.Exit(2) from None
+    result = verify_bytes(file.read_bytes(), against.read_bytes() if against else None, trusted)
     for check in result.checks:
         typer.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     if result.report_digest:
         typer.echo(f"report digest: {result.report_digest}")
+    typer.echo(f"authenticity: {result.authenticity}")
     if result.ok:
         typer.echo(f"{file}: verified ({result.format})")
         return

@@ -288,7 +288,14 @@ class ComplianceReport(_Frozen):
     )
     trend: list[TrendPoint]
     digest: Digest = Field(
-        description="sha256 of the canonical JSON of every other member; see docs/auditors.md."
+        description="sha256 of the canonical JSON of every member but `digest` and `signature`; "
+        "see docs/auditors.md."
+    )
+    signature: str | None = Field(
+        default=None,
+        pattern=r"^ed25519:[0-9a-f]{16}:[0-9a-f]{128}$",
+        description="The issuing collector's Ed25519 signature of the digest (`ed25519:<key id>:<hex>`); "
+        "absent when the report was built outside a collector. See docs/auditors.md.",
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -4,12 +4,18 @@
 - CSV, HTML, PDF: the seal must match the file's bytes, and the file names its report digest.
   Given the JSON report as well (`against`), the JSON is verified, its digest must equal the
   file's, and rendering the JSON again must give the file byte for byte.
+
+That is integrity: anyone can recompute a digest or a seal after editing a report. Authenticity
+is the signature (`collector.reports.signing`): given the keys an auditor trusts (`trusted`),
+the report must carry a signature by one of them over its digest (JSON) or seal (the others),
+or it fails. Without trusted keys the result says "integrity only, not authenticity".
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -17,6 +23,10 @@ from pydantic import ValidationError
 from collector.reports.canonical import canonical_bytes, document_digest, report_json
 from collector.reports.model import SCHEMA_ID, ComplianceReport
 from collector.reports.seal import read_seal
+from collector.reports.signing import Signature, Subject, check, read_file_signature
+from fleetward.bundle.keys import PublicKey
+
+INTEGRITY_ONLY = "integrity only, not authenticity"
 
 _DIGEST_IN_FILE = re.compile(rb"fleetward-report-digest:\s*(sha256:[0-9a-f]{64})")
 
@@ -33,6 +43,7 @@ class Verification:
     format: str
     report_digest: str | None = None
     checks: list[Check] = field(default_factory=list)
+    authenticity: str = INTEGRITY_ONLY + ": no trusted report key given (--key)"
 
     @property
     def ok(self) -> bool:
@@ -53,11 +64,14 @@ def detect_format(data: bytes) -> str:
     return "csv"
 
 
-def verify_bytes(data: bytes, against: bytes | None = None) -> Verification:
+def verify_bytes(
+    data: bytes, against: bytes | None = None, trusted: Sequence[PublicKey] = ()
+) -> Verification:
     fmt = detect_format(data)
     if fmt == "json":
-        return _verify_json(data)
+        return _verify_json(data, trusted)
     result = Verification(fmt)
+    signature, data = read_file_signature(data)  # the seal was computed with the placeholder
     sealed = read_seal(data)
     if sealed is None:
         result.add("seal", False, "no fleetward seal found: this is not a fleetward report, or it was edited")
@@ -75,12 +89,46 @@ def verify_bytes(data: bytes, against: bytes | None = None) -> Verification:
         result.report_digest = digests.pop()
     else:
         result.add("report digest", False, "the file does not name exactly one report digest")
+    if sealed is not None:
+        _check_signature(result, signature, "seal", sealed[0], trusted)
     if against is not None:
-        _verify_against(result, data, fmt, against)
+        _verify_against(result, data, fmt, against, trusted)
     return result
 
 
-def _verify_json(data: bytes) -> Verification:
+def _check_signature(
+    result: Verification,
+    signature: Signature | None,
+    subject: Subject,
+    fingerprint: str,
+    trusted: Sequence[PublicKey],
+) -> None:
+    if not trusted:
+        signed = f"signed by key {signature.key_id}, not checked" if signature else "not signed"
+        result.authenticity = f"{INTEGRITY_ONLY}: {signed}; give the collector's public key (--key) to check"
+        return
+    names = ", ".join(key.key_id for key in trusted)
+    if signature is None:
+        result.add("signature", False, f"the report is not signed; the trusted keys are {names}")
+        result.authenticity = "not signed"
+        return
+    key = check(signature, subject, fingerprint, trusted)
+    if key is None:
+        known = signature.key_id in {k.key_id for k in trusted}
+        detail = (
+            f"the signature by key {signature.key_id} does not match this {subject}: the report was changed "
+            "after it was signed"
+            if known
+            else f"signed by key {signature.key_id}, which is not one of the trusted keys ({names})"
+        )
+        result.add("signature", False, detail)
+        result.authenticity = "NOT authentic"
+        return
+    result.add("signature", True, f"signed by trusted key {key.key_id} over the report's {subject}")
+    result.authenticity = f"authentic: signed by trusted key {key.key_id}"
+
+
+def _verify_json(data: bytes, trusted: Sequence[PublicKey] = ()) -> Verification:
     result = Verification("json")
     try:
         document = json.loads(data)
@@ -104,11 +152,19 @@ def _verify_json(data: bytes) -> Verification:
         if canonical_bytes(document) == data
         else "the content matches but the bytes are not canonical (reformatted or re-encoded)",
     )
+    member = document.get("signature")
+    signature = Signature.from_member(member) if isinstance(member, str) else None
+    if member is not None and signature is None:
+        result.add("signature", False, "the `signature` member is not `ed25519:<key id>:<hex>`")
+        return result
+    _check_signature(result, signature, "digest", recomputed, trusted)
     return result
 
 
-def _verify_against(result: Verification, data: bytes, fmt: str, against: bytes) -> None:
-    source = _verify_json(against)
+def _verify_against(
+    result: Verification, data: bytes, fmt: str, against: bytes, trusted: Sequence[PublicKey]
+) -> None:
+    source = _verify_json(against, trusted)
     if not result.add(
         "JSON report",
         source.ok,

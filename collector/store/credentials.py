@@ -144,7 +144,10 @@ def create_enroll_secret(
     expires_at: datetime,
     now: datetime,
     created_by: str,
+    max_uses: int | None = None,
 ) -> Issued:
+    """`max_uses` bounds how many enrolments the secret makes (None: unlimited, for the simulator and
+    benchmarks; the API and CLI always give one)."""
     if expires_at <= now:
         raise Invalid(
             "an enroll secret must expire in the future", detail={"expires_at": expires_at.isoformat()}
@@ -158,6 +161,8 @@ def create_enroll_secret(
         created_at=now,
         created_by=created_by,
         expires_at=expires_at,
+        max_uses=max_uses,
+        uses=0,
     )
     session.add(row)
     session.flush()
@@ -192,6 +197,13 @@ def usable_enroll_secret(session: Session, hasher: Hasher, secret: str, now: dat
         raise Unauthorized(
             "the enroll secret has expired; ask an administrator for a new one",
             code=ErrorCode.ENROLL_SECRET_INVALID,
+        )
+    if row.max_uses is not None and row.uses >= row.max_uses:
+        raise Unauthorized(
+            f"the enroll secret has made all the {row.max_uses} enrolments it allows; ask an administrator "
+            "for a new one",
+            code=ErrorCode.ENROLL_SECRET_INVALID,
+            detail={"max_uses": row.max_uses},
         )
     return row
 

@@ -23,6 +23,9 @@ _IMMEDIATE = "fleetward_begin_immediate"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Statement parameters are request data (evidence, hostnames, credential digests): never put
+    # them in an exception's text, so no traceback or log line can carry them.
+    kwargs.setdefault("hide_parameters", True)
     try:
         parsed = make_url(url)
     except ArgumentError as exc:

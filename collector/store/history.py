@@ -1,7 +1,8 @@
 """Load the whole fleet's history as plain data (`FleetHistory`) for reports and pure code.
 
 Bulk selects only (one per table, streamed), so it stays linear in the number of runs; reports
-over 100,000 devices build from this.
+over 100,000 devices build from this. Device text stored before the wire refused NUL and lone
+surrogates is cleaned here (`clean_text`), so one old row cannot make every report fail.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collector.store.bundles import bundle_records, newest_bundle
 from collector.store.models import Device, IngestedReport, Policy, StatusRun, Waiver
 from collector.store.policies import CatalogueData, load_shipped_catalogue
 from collector.store.waivers import as_record
+from fleetward.bounds import clean_text
 from fleetward.policy.baseline import Baseline
 from fleetward.policy.model import Platform
 from fleetward.policy.verdict import Status
@@ -58,14 +60,14 @@ def _load(
     devices = tuple(
         DeviceRecord(
             device_id=d.id,
-            hostname=d.hostname,
+            hostname=clean_text(d.hostname),
             platform=Platform(d.platform),
             enrolled_at=d.enrolled_at,
-            practice=d.practice,
-            os_name=d.os_name,
-            os_version=d.os_version,
-            hardware_serial=d.hardware_serial,
-            hardware_uuid=d.hardware_uuid,
+            practice=None if d.practice is None else clean_text(d.practice),
+            os_name=clean_text(d.os_name),
+            os_version=clean_text(d.os_version),
+            hardware_serial=clean_text(d.hardware_serial),
+            hardware_uuid=clean_text(d.hardware_uuid),
             last_enrolled_at=d.last_enrolled_at,
         )
         for d in session.scalars(select(Device).order_by(Device.hostname, Device.id))
@@ -89,9 +91,10 @@ def _load(
     statuses = {s.value: s for s in Status}
     rows: Iterable[Any] = session.execute(run_query.execution_options(yield_per=_STREAM))
     for row in rows:
-        evidence = tuple(row[7] or ()) if with_evidence else ()
+        evidence = _clean_evidence(row[7]) if with_evidence else ()
+        error = None if row[6] is None else clean_text(row[6])
         runs.setdefault((row[0], row[1]), []).append(
-            Run(statuses[row[2]], row[3], row[4], row[5], evidence, row[6])
+            Run(statuses[row[2]], row[3], row[4], row[5], evidence, error)
         )
 
     waiver_query = select(Waiver).order_by(Waiver.granted_at, Waiver.id)
@@ -130,6 +133,10 @@ def _load(
             )
         ),
     )
+
+
+def _clean_evidence(rows: list[dict[str, str]] | None) -> tuple[dict[str, str], ...]:
+    return tuple({clean_text(str(k)): clean_text(str(v)) for k, v in row.items()} for row in rows or ())
 
 
 def baselines_in_force(session: Session) -> tuple[Baseline, ...]:

@@ -53,6 +53,7 @@ class IngestOutcome:
     duplicate: bool
     transitions: int
     registered: frozenset[tuple[str, str]] = frozenset()
+    unknown_policies: tuple[str, ...] = ()  # results refused: no catalogue or bundle defines them
 
 
 Ingested = IngestOutcome | Forbidden  # a report id already ingested from another device is refused
@@ -106,10 +107,27 @@ def ingest_reports(
                 detail={"report_id": report_id},
             )
 
+    # Devices cannot grow the registry: results for policies no catalogue or bundle defines are
+    # refused (each report keeps the rest), and their versions are never registered.
+    named: set[str] = set()
+    for _, item in fresh:
+        named.update(r.policy_id for r in item.report.results)
+        named.update(item.report.policy_versions)
+    defined = registry.known_ids(session, named)
+    unknown: dict[int, tuple[str, ...]] = {}
+    for position, (index, item) in enumerate(fresh):
+        refused = tuple(sorted({r.policy_id for r in item.report.results} - defined))
+        if refused:
+            unknown[index] = refused
+            kept = [r for r in item.report.results if r.policy_id in defined]
+            fresh[position] = (
+                index,
+                Incoming(item.device_id, item.report.model_copy(update={"results": kept})),
+            )
     versions: set[tuple[str, str]] = set()
     for _, item in fresh:
         versions.update((r.policy_id, r.policy_version) for r in item.report.results)
-        versions.update(item.report.policy_versions.items())
+        versions.update((pid, v) for pid, v in item.report.policy_versions.items() if pid in defined)
     registered = frozenset(registry.ensure(session, versions, received_at))
 
     rows = _Rows()
@@ -117,8 +135,11 @@ def ingest_reports(
         latest = _latest_runs(session, {item.device_id for _, item in round_})
         for index, item in round_:
             transitions, late = _plan(session, rows, item, latest, validity)
-            rows.receipt(item, transitions, late, received_at)
-            outcomes[index] = IngestOutcome(duplicate=False, transitions=transitions, registered=registered)
+            refused = unknown.get(index, ())
+            rows.receipt(item, transitions, late, received_at, refused)
+            outcomes[index] = IngestOutcome(
+                duplicate=False, transitions=transitions, registered=registered, unknown_policies=refused
+            )
         rows.write_runs(session)
     for _, item in fresh:
         seen = last_report_at.get(item.device_id)
@@ -202,7 +223,14 @@ class _Rows:
     events: list[dict[str, Any]] = field(default_factory=list)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def receipt(self, item: Incoming, transitions: int, late: int, received_at: datetime) -> None:
+    def receipt(
+        self,
+        item: Incoming,
+        transitions: int,
+        late: int,
+        received_at: datetime,
+        refused: tuple[str, ...] = (),
+    ) -> None:
         report = item.report
         report_id = str(report.report_id)
         self.receipts.append(
@@ -230,6 +258,8 @@ class _Rows:
             }
             for e in report.events
         )
+        if refused:
+            self.events.append(_unknown_policies_event(item.device_id, report_id, refused, received_at))
 
     def device(self, item: Incoming) -> None:
         """The device's newest report so far: it sets `last_report_at` and the agent version."""
@@ -418,4 +448,22 @@ def _row(
         "error": run.error,
         "report_id": started_by,
         "last_report_id": confirmed_by,
+    }
+
+
+UNKNOWN_POLICIES_EVENT = "results_refused"
+
+
+def _unknown_policies_event(
+    device_id: str, report_id: str, unknown: tuple[str, ...], at: datetime
+) -> dict[str, Any]:
+    # Recorded by the collector, beside the agent's own events: what this device sent and lost.
+    return {
+        "device_id": device_id,
+        "report_id": report_id,
+        "kind": UNKNOWN_POLICIES_EVENT,
+        "at": at,
+        "message": f"{len(unknown)} result(s) refused: no catalogue policy or published bundle defines "
+        + ", ".join(unknown[:10]),
+        "detail": {"code": "unknown_policy", "policy_ids": list(unknown)},
     }

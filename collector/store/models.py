@@ -79,6 +79,8 @@ class EnrollSecret(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(200))
+    max_uses: Mapped[int | None] = mapped_column(Integer)  # null: unlimited (secrets made before limits)
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
@@ -92,6 +94,18 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class UiSession(Base):
+    """A dashboard session: the cookie carries its id, this row only the id's hash."""
+
+    __tablename__ = "ui_sessions"
+
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Policy(Base):

@@ -1,8 +1,9 @@
 """The policy registry: what the collector knows about each policy id and every version seen.
 
-Policies come from the shipped catalogue (registered at migrate and at startup) and from reports:
-a report may name a policy the collector has never heard of (a newer bundle); it is registered
-with what the report says (its id and version) so nothing a device reported is dropped.
+Policies come from the shipped catalogue (registered at migrate and at startup) and from
+published bundles, never from reports: a result for a policy the collector does not know is
+refused (`unknown_policy`, listed in the report's acknowledgement) while the rest of the report
+is ingested. Reports only add versions of known policies (`PolicyVersion`, source `report`).
 """
 
 from __future__ import annotations
@@ -89,39 +90,38 @@ def register_catalogue(session: Session, policies: Iterable[PolicyDefinition], n
 
 
 class PolicyRegistry:
-    """Registers policies named by reports. Remembers what it registered: the table only grows."""
+    """Records the versions of known policies that reports name; never defines a policy.
+
+    Only the catalogue and published bundles define policies (`register_catalogue`): a device
+    naming an id the collector does not know cannot add it (a laptop must not be able to grow
+    what every auditor's report lists). Remembers what it has seen: the tables only grow.
+    """
 
     def __init__(self) -> None:
         self._known: set[tuple[str, str]] = set()
+        self._ids: set[str] = set()
+
+    def known_ids(self, session: Session, policy_ids: Iterable[str]) -> set[str]:
+        """Which of these ids are defined policies (cached once seen: policies are never removed)."""
+        wanted = set(policy_ids)
+        missing = wanted - self._ids
+        if missing:
+            self._ids.update(session.scalars(select(Policy.id).where(Policy.id.in_(missing))))
+        return wanted & self._ids
 
     def ensure(
         self, session: Session, versions: Iterable[tuple[str, str]], now: datetime
     ) -> set[tuple[str, str]]:
-        """Register unknown (policy id, version) pairs; returns them so the caller can `remember`
-        them once its transaction has committed (a rollback must not leave them remembered)."""
+        """Record unseen versions of known policies; returns them so the caller can `remember`
+        them once its transaction has committed (a rollback must not leave them remembered).
+        Pairs of unknown policies are ignored: call `known_ids` first to refuse them."""
         missing = {pair for pair in versions if pair not in self._known}
         if not missing:
             return missing
-        ids = {pid for pid, _ in missing}
-        present = set(session.scalars(select(Policy.id).where(Policy.id.in_(ids))))
-        first_version = dict(sorted(missing, reverse=True))
-        for policy_id in sorted(ids - present):
-            session.add(
-                Policy(
-                    id=policy_id,
-                    version=first_version[policy_id],
-                    title=policy_id,
-                    severity="medium",
-                    platforms=[],
-                    grace_seconds=0,
-                    frameworks={},
-                    baseline=None,
-                    remediation="",
-                    source=REPORT,
-                    updated_at=now,
-                )
-            )
-        session.flush()
+        ids = self.known_ids(session, {pid for pid, _ in missing})
+        missing = {pair for pair in missing if pair[0] in ids}
+        if not missing:
+            return missing
         seen = set(
             session.execute(
                 select(PolicyVersion.policy_id, PolicyVersion.version).where(PolicyVersion.policy_id.in_(ids))

@@ -7,7 +7,7 @@ a session (see `collector.ui.session`); pages are server-rendered with no script
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
@@ -25,6 +25,7 @@ from collector.reports.sources import describe_database
 from collector.ui import session as sessions
 from collector.ui.instants import Shown, parse_shown
 from collector.ui.timeline import device_timeline
+from fleetward.bounds import Instant
 from fleetward.policy.model import Platform
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -57,7 +58,9 @@ def _secure(request: Request) -> bool:
 
 def _viewer(request: Request, ctx: AppContext) -> sessions.Viewer | None:
     with ctx.db.read() as db:
-        return sessions.viewer_of(db, request.cookies.get(sessions.SESSION_COOKIE), ctx.clock.now())
+        return sessions.viewer_of(
+            db, request.cookies.get(sessions.SESSION_COOKIE), ctx.clock.now(), ctx.ui_session_secret
+        )
 
 
 def _to_sign_in() -> RedirectResponse:
@@ -71,6 +74,11 @@ def _data(ctx: AppContext, shown: Shown) -> tuple[FleetHistory, ComplianceReport
     return history, build_report(
         history, at=shown.at, period=shown.period, framework=None, generated_at=now, source=source
     )
+
+
+@router.get("")
+def root_without_slash() -> Response:
+    return RedirectResponse("/ui/", status_code=308)
 
 
 def _shown(request: Request, ctx: AppContext) -> Shown:
@@ -110,8 +118,8 @@ def sign_in(
 ) -> Response:
     if not sessions.csrf_ok(request.cookies.get(sessions.CSRF_COOKIE), csrf):
         return _sign_in_page(request, "The form expired or came from another site; sign in again.", 400)
-    with ctx.db.read() as db:
-        signed = sessions.sign_in(db, ctx.hasher, token, ctx.clock.now())
+    with ctx.db.write() as db:
+        signed = sessions.sign_in(db, ctx.hasher, token, ctx.clock.now(), ctx.ui_session_secret)
     if signed is None:
         return _sign_in_page(
             request, "That token is unknown, revoked, or not an auditor or admin token.", 401
@@ -130,9 +138,13 @@ def sign_in(
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+def sign_out(request: Request, ctx: Context, csrf: Annotated[str, Form()] = "") -> Response:
     response = _to_sign_in()
     if sessions.csrf_ok(request.cookies.get(sessions.CSRF_COOKIE), csrf):
+        with ctx.db.write() as db:  # the session ends here, not only in this browser
+            sessions.sign_out(
+                db, request.cookies.get(sessions.SESSION_COOKIE), ctx.clock.now(), ctx.ui_session_secret
+            )
         response.delete_cookie(sessions.SESSION_COOKIE, path="/ui")
     return response
 
@@ -290,9 +302,9 @@ def download(
     fmt: str,
     request: Request,
     ctx: Context,
-    at: Annotated[datetime | None, Query()] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    at: Annotated[Instant | None, Query()] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> Response:
     if _viewer(request, ctx) is None:
         return _to_sign_in()

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from fleetward.bounds import MAX_BUNDLE_VERSION
 from fleetward.bundle.errors import (
     BundleDigestError,
     BundleFormatError,
@@ -36,7 +37,9 @@ class _Frozen(BaseModel):
 
 class Manifest(_Frozen):
     format: Literal["fleetward.policy-bundle/v1"] = "fleetward.policy-bundle/v1"
-    version: Annotated[int, Field(ge=1, description="Monotonic: an agent only ever moves forward")]
+    version: Annotated[
+        int, Field(ge=1, le=MAX_BUNDLE_VERSION, description="Monotonic: an agent only ever moves forward")
+    ]
     created_at: AwareDatetime
     content_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     catalogue_digest: str = ""

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from fleetward.policy.model import Platform, Policy
+from fleetward.bounds import SAFE_TEXT, VERSION_PATTERN
+from fleetward.policy.model import POLICY_ID_PATTERN, Platform, Policy
 
 EVIDENCE_MAX_ROWS = 20
+EVIDENCE_MAX_COLUMNS = 100  # osquery's widest tables have about 60
 EVIDENCE_MAX_BYTES = 4096
 ERROR_MAX_CHARS = 2000
 COMPLIANT_COLUMN = "compliant"
@@ -35,6 +37,10 @@ class Status(StrEnum):
 
 
 Row = dict[str, str]
+PolicyId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=POLICY_ID_PATTERN)]
+PolicyVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
+EvidenceText = Annotated[str, StringConstraints(max_length=EVIDENCE_MAX_BYTES), SAFE_TEXT]
+EvidenceRow = Annotated[dict[EvidenceText, EvidenceText], Field(max_length=EVIDENCE_MAX_COLUMNS)]
 
 
 @dataclass(frozen=True)
@@ -59,15 +65,26 @@ class Result(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    policy_id: Annotated[str, Field(max_length=100)]
-    policy_version: Annotated[str, Field(min_length=1, max_length=64)]
+    policy_id: PolicyId
+    policy_version: PolicyVersion
     status: Status
-    evidence: Annotated[list[dict[str, str]], Field(max_length=EVIDENCE_MAX_ROWS)] = Field(
-        default_factory=list
+    evidence: Annotated[list[EvidenceRow], Field(max_length=EVIDENCE_MAX_ROWS)] = Field(
+        default_factory=list,
+        description=f"At most {EVIDENCE_MAX_ROWS} rows and {EVIDENCE_MAX_BYTES} bytes of JSON (`evidence_size`)",
     )
     evidence_truncated: bool = False
-    error: Annotated[str | None, Field(max_length=ERROR_MAX_CHARS)] = None
-    duration_ms: Annotated[float | None, Field(ge=0)] = None
+    error: Annotated[str | None, StringConstraints(max_length=ERROR_MAX_CHARS), SAFE_TEXT] = None
+    duration_ms: Annotated[float | None, Field(ge=0, le=86_400_000)] = None
+
+    @model_validator(mode="after")
+    def _evidence_within_cap(self) -> Result:
+        size = evidence_size(self.evidence)
+        if size > EVIDENCE_MAX_BYTES:
+            raise ValueError(
+                f"evidence of policy {self.policy_id!r} is {size} bytes of JSON, over the cap of "
+                f"{EVIDENCE_MAX_BYTES}; cap it as the agent does (`cap_evidence`) and set evidence_truncated"
+            )
+        return self
 
 
 def evaluate(policy: Policy, platform: Platform, outcome: QueryOutcome | None) -> Result:
@@ -105,18 +122,41 @@ def _judge_rows(rows: list[Row]) -> tuple[Status, str | None]:
     return (Status.FAIL if failing else Status.PASS), None
 
 
+def _row_size(row: dict[str, str]) -> int:
+    return len(json.dumps(row, ensure_ascii=False).encode("utf-8", "surrogatepass")) + 1
+
+
+def evidence_size(rows: list[dict[str, str]]) -> int:
+    """The measure both sides use: JSON bytes of the rows, one separator each, plus the brackets."""
+    return 2 + sum(_row_size(row) for row in rows)
+
+
 def cap_evidence(rows: list[Row]) -> tuple[list[dict[str, str]], bool]:
-    """Keep at most EVIDENCE_MAX_ROWS rows and EVIDENCE_MAX_BYTES of JSON; say if anything was cut."""
+    """Keep at most EVIDENCE_MAX_ROWS rows of EVIDENCE_MAX_COLUMNS columns and EVIDENCE_MAX_BYTES of
+    JSON, with NUL and lone surrogates replaced (the collector refuses them); say if anything was cut."""
     kept: list[dict[str, str]] = []
     size = 2
+    cut = False
     for row in rows[:EVIDENCE_MAX_ROWS]:
-        clean = {str(k): "" if v is None else str(v) for k, v in row.items()}
-        row_size = len(json.dumps(clean, ensure_ascii=False).encode("utf-8")) + 1
+        items = list(row.items())
+        cut = cut or len(items) > EVIDENCE_MAX_COLUMNS
+        clean = {_clean(k): "" if v is None else _clean(v) for k, v in items[:EVIDENCE_MAX_COLUMNS]}
+        row_size = _row_size(clean)
         if size + row_size > EVIDENCE_MAX_BYTES:
             return kept, True
         kept.append(clean)
         size += row_size
-    return kept, len(rows) > len(kept)
+    return kept, cut or len(rows) > len(kept)
+
+
+def _clean(value: object) -> str:
+    # osquery answers text; a NUL or an undecodable byte is shown, not sent raw.
+    text = str(value).replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _result(
@@ -128,8 +168,10 @@ def _result(
     error: str | None = None,
     duration_ms: float | None = None,
 ) -> Result:
-    if error is not None and len(error) > ERROR_MAX_CHARS:
-        error = error[: ERROR_MAX_CHARS - 1] + "…"
+    if error is not None:
+        error = _clean(error)
+        if len(error) > ERROR_MAX_CHARS:
+            error = error[: ERROR_MAX_CHARS - 1] + "…"
     return Result(
         policy_id=policy.id,
         policy_version=policy.version,

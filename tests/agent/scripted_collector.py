@@ -33,6 +33,7 @@ class ScriptedCollector:
         self.auth: list[str] = []
         self.keys_issued: list[str] = []
         self.valid_keys: set[str] = set()
+        self.poisoned: set[str] = set()  # report ids answered 500 every time, as a collector bug would
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -66,6 +67,8 @@ class ScriptedCollector:
                 if self.path == "/v1/reports":
                     collector.attempts.append(body["report_id"])
                     collector.auth.append(self.headers.get("Authorization", ""))
+                if self.path == "/v1/reports" and body["report_id"] in collector.poisoned:
+                    return self._send(500, {"code": "internal_error", "message": "failed unexpectedly"})
                 queue = collector.script.get(self.path)
                 if queue:
                     scripted = queue.popleft()

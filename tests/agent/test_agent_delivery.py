@@ -20,7 +20,7 @@ from agent.osquery.runner import ThriftRunner
 from agent.outbox import Outbox
 from agent.status import LAST_DELIVERY, LAST_FAILURE, StatusBook
 from agent.store import Database
-from agent.uploader import BACKOFF_CAP_SECONDS, Uploader, next_delay
+from agent.uploader import BACKOFF_CAP_SECONDS, MAX_SERVER_ERRORS, Uploader, next_delay
 from fleetward.clock import ManualClock
 from fleetward.wire import HostIdentity, ReportKind
 from tests.agent.reports import report, result
@@ -198,6 +198,74 @@ def test_bad_data_is_dead_lettered_not_retried_and_the_rest_still_goes(
     assert agent.outbox.depth() == 0
     assert agent.outbox.dead_letters() == 1
     assert collector.attempts.count(ids[0]) == 1  # never retried
+
+
+def _flush_until_settled(agent: Agent, rounds: int) -> None:
+    for _ in range(rounds):
+        outcome = agent.uploader.flush()
+        if outcome.retry_at is None:
+            return
+        agent.clock.set(outcome.retry_at)
+
+
+def test_a_poisoned_report_is_dead_lettered_after_bounded_retries_and_later_reports_flow(
+    agent: Agent, collector: ScriptedCollector
+) -> None:
+    ids = agent.put(3)
+    collector.poisoned.add(ids[0])
+    waits = []
+    for _ in range(MAX_SERVER_ERRORS - 1):  # retried with backoff, the others wait behind it
+        outcome = agent.uploader.flush()
+        assert outcome.delivered == 0
+        assert outcome.retry_at is not None
+        waits.append(outcome.retry_at - agent.clock.now())
+        agent.clock.set(outcome.retry_at)
+    assert waits == sorted(waits)
+    assert collector.accepted == []
+    outcome = agent.uploader.flush()  # the tenth 500: the next report is tried, and accepted
+    assert outcome.dead_lettered == 1
+    assert outcome.delivered == 2
+    assert collector.accepted == ids[1:]
+    assert collector.attempts.count(ids[0]) == MAX_SERVER_ERRORS
+    assert agent.outbox.depth() == 0
+    assert agent.outbox.dead_letters() == 1
+    # The loss is told to the collector with the next report, as a report_refused event.
+    later = agent.put(1)
+    assert agent.uploader.flush().delivered == 1
+    assert collector.accepted == ids[1:] + later
+    assert agent.outbox.pending_events() == 0
+    stored = agent.db.read("SELECT reason FROM dead_letter")
+    assert f"{MAX_SERVER_ERRORS} times" in str(stored[0][0])
+
+
+def test_a_failing_collector_dead_letters_nothing(agent: Agent, collector: ScriptedCollector) -> None:
+    ids = agent.put(3)
+    collector.poisoned.update(ids)  # every report fails: the collector is broken, not one report
+    for _ in range(3 * MAX_SERVER_ERRORS):
+        outcome = agent.uploader.flush()
+        assert outcome.dead_lettered == 0
+        assert outcome.retry_at is not None
+        agent.clock.set(outcome.retry_at)
+    assert [str(i) for i in agent.outbox.report_ids()] == ids
+    collector.poisoned.clear()
+    _flush_until_settled(agent, 2)
+    assert collector.accepted == ids
+    assert agent.outbox.dead_letters() == 0
+
+
+def test_network_failures_do_not_count_towards_dead_lettering(tmp_path: Path) -> None:
+    with scripted_collector() as collector:
+        agent = Agent(tmp_path / "state", collector)
+        ids = agent.put(2)
+        agent.enroller.device_key()
+    # The collector is gone: connection refused, many times over.
+    for _ in range(2 * MAX_SERVER_ERRORS):
+        outcome = agent.uploader.flush()
+        assert outcome.dead_lettered == 0
+        agent.clock.set(outcome.retry_at)
+    assert [str(i) for i in agent.outbox.report_ids()] == ids
+    assert agent.outbox.next_batch(1)[0].server_errors == 0
+    agent.close()
 
 
 def test_rejected_key_means_enroll_again_and_retry(agent: Agent, collector: ScriptedCollector) -> None:

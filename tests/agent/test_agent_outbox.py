@@ -175,3 +175,26 @@ def test_kill_minus_nine_while_writing_loses_nothing_committed(tmp_path: Path) -
         }
         db.close()
         assert set(confirmed) <= stored, f"trial {trial}: lost {set(confirmed) - stored}"
+
+
+def test_a_stored_report_outside_todays_wire_bounds_is_dead_lettered_not_a_crash(db: Database) -> None:
+    """An older agent wrote a body the wire now refuses (a NUL in evidence): the queue moves on."""
+    box = outbox(db, ManualClock(START))
+    first = box.put(report(ReportKind.TRANSITION, START, result("a")))
+    second = box.put(report(ReportKind.TRANSITION, START + timedelta(hours=1), result("b")))
+    body = json.loads(first.model_dump_json())
+    body["results"][0]["evidence"] = [{"name": "bad\u0000byte"}]
+    with db.transaction() as conn:
+        conn.execute(
+            "UPDATE outbox SET body = ? WHERE report_id = ?", (json.dumps(body), str(first.report_id))
+        )
+    assert [e.report.report_id for e in box.next_batch(10)] == [second.report_id]
+    assert box.dead_letters() == 1
+    assert box.pending_events() == 1  # a report_refused event tells the collector
+
+
+def test_event_messages_are_cleaned_before_they_are_queued(db: Database) -> None:
+    box = outbox(db, ManualClock(START))
+    box.record_event(EventKind.OSQUERY_UNAVAILABLE, "socket \x00 gone \ud800")
+    stored = box.put(report(ReportKind.SNAPSHOT, START, result("a")))
+    assert stored.events[0].message == "socket \ufffd gone \ufffd"

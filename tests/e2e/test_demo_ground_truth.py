@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from collector.reports.verify import verify_bytes
-from simulator.demo import DemoOutcome, run_demo
+from fleetward.bundle.keys import PublicKey
+from simulator.demo import REPORT_PUBLIC_KEY_FILE, DemoOutcome, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +47,11 @@ def test_the_month_shows_the_events_it_simulated(demo: DemoOutcome) -> None:
 
 
 def test_every_format_verifies_and_csv_has_one_row_per_pair(demo: DemoOutcome) -> None:
+    key = PublicKey.from_argument(str(demo.reports["json"].parent / REPORT_PUBLIC_KEY_FILE))
     for fmt, path in demo.reports.items():
-        verification = verify_bytes(path.read_bytes())
+        verification = verify_bytes(path.read_bytes(), trusted=[key])
         assert verification.ok, (fmt, verification.checks)
+        assert verification.authenticity.startswith("authentic"), fmt
     report = _report(demo)
     text = demo.reports["csv"].read_text("utf-8")
     rows = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("#")]

@@ -134,7 +134,9 @@ def live_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCol
     url = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'collector.db'}"
     migrate(url, now=START)
     clock = ManualClock(START)
-    app = create_app(CollectorSettings(database_url=url), clock=clock)  # type: ignore[arg-type]
+    # Every laptop of the fleet enrolls from this one address: lift the per-client enrolment limit.
+    settings = CollectorSettings(database_url=url, enroll_rate_per_minute=100_000, enroll_rate_burst=100_000)  # type: ignore[arg-type]
+    app = create_app(settings, clock=clock)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -2,6 +2,10 @@
 
 Deterministic output: no dates or software versions in the metadata, a fixed `svg.hashsalt`
 for element ids, text kept as text in SVG (searchable, selectable) and a fixed DPI for PNG.
+
+Stored text is data: mathtext is off (`text.parse_math`), so a policy id such as `$\frac{$` is
+drawn as written instead of parsed (and failing), and every chart has a bounded size (at most
+`MAX_CHART_POLICIES` bars), so a registry grown by junk cannot make a billion-pixel image.
 matplotlib is imported here only, and only when a chart is drawn; the Figure API is used
 directly (no pyplot), so nothing global is touched.
 """
@@ -32,7 +36,9 @@ STATUS_COLOURS: dict[AuditStatus, str] = {
     AuditStatus.PASS: "#1e8449",
     AuditStatus.NOT_APPLICABLE: "#aab7b8",
 }
+MAX_CHART_POLICIES = 40
 _RC = {
+    "text.parse_math": False,
     "svg.hashsalt": "fleetward",
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
@@ -102,7 +108,10 @@ def trend_chart(points: Sequence[TrendPoint], kind: Kind) -> bytes:
 
 
 def policy_chart(policies: Sequence[PolicyView], kind: Kind) -> bytes:
-    """Stacked status counts per policy: which policies hold the fleet back."""
+    """Stacked status counts per policy: which policies hold the fleet back (the first
+    MAX_CHART_POLICIES, in the report's order; the tables list them all)."""
+    hidden = max(0, len(policies) - MAX_CHART_POLICIES)
+    policies = policies[:MAX_CHART_POLICIES]
     with _style():
         figure = _figure(7.2, max(1.6, 0.32 * len(policies) + 0.9))
         axes = figure.add_subplot()
@@ -114,7 +123,10 @@ def policy_chart(policies: Sequence[PolicyView], kind: Kind) -> bytes:
             left = [a + b for a, b in zip(left, values, strict=True)]
         axes.invert_yaxis()
         axes.set_xlabel("pairs")
-        axes.set_title("Status of each policy's pairs", loc="left")
+        title = "Status of each policy's pairs"
+        if hidden:
+            title += f" (first {len(policies)}; {hidden} more in the table)"
+        axes.set_title(title, loc="left")
         axes.legend(ncols=4, fontsize=7, loc="lower right", frameon=False, bbox_to_anchor=(1, 1.02))
         return _save(figure, kind)
 

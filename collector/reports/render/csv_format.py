@@ -1,6 +1,7 @@
 """CSV: one row per (device, policy) pair, with the fixed columns below (RFC 4180, UTF-8, CRLF).
 
-After the rows come two comment lines an auditor's tools can skip (`#`):
+After the rows come three comment lines an auditor's tools can skip (`#`):
+    # fleetward-signature:ed25519:<key id>:<signature of the seal, zeros when unsigned>
     # fleetward-report-digest: sha256:<the JSON report's digest>
     # fleetward-seal:sha256:<SHA-256 of this file with the seal's 64 hex digits as zeros>
 Cells that a spreadsheet would run as a formula (starting = + - @ tab or CR) get a leading `'`.
@@ -14,6 +15,7 @@ import io
 from collector.reports.model import ComplianceReport, DeviceView, PairView, PolicyView, WaiverView
 from collector.reports.render.text import controls_label, days, evidence_summary, iso
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
+from collector.reports.signing import SIGNATURE_PLACEHOLDER
 
 COLUMNS = (
     "device_id",
@@ -74,6 +76,7 @@ class CsvRenderer:
             line = f"# baseline {b.name}: {b.state}; refreshed {b.refreshed}, newest floor {newest}, "
             line += f"sources {', '.join(sorted(b.sources))}" + (f"; {b.message}" if b.state in _WARN else "")
             buffer.write(line.replace("\r", " ").replace("\n", " ") + "\r\n")
+        buffer.write("# " + SIGNATURE_PLACEHOLDER.decode() + "\r\n")
         buffer.write(f"# fleetward-report-digest: {report.digest}\r\n")
         buffer.write("# " + SEAL_PLACEHOLDER.decode() + "\r\n")
         return seal(buffer.getvalue().encode("utf-8"))

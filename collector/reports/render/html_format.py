@@ -28,6 +28,7 @@ from collector.reports.render.text import (
     percent,
 )
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
+from collector.reports.signing import SIGNATURE_PLACEHOLDER
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -99,6 +100,7 @@ class HtmlRenderer:
             rates_note=RATES_NOTE,
             controls_note=CONTROLS_NOTE,
             seal_placeholder=SEAL_PLACEHOLDER.decode(),
+            signature_placeholder=SIGNATURE_PLACEHOLDER.decode(),
         )
         return seal(html.encode("utf-8"))
 

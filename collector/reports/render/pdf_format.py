@@ -29,6 +29,7 @@ from collector.reports.render.text import (
     percent,
 )
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
+from collector.reports.signing import SIGNATURE_PLACEHOLDER
 
 if TYPE_CHECKING:
     from collector.reports.model import ComplianceReport
@@ -74,7 +75,7 @@ class _Document:
         pdf.set_creator("fleetward")
         pdf.set_producer("fleetward (fpdf2)")
         pdf.set_subject(f"fleetward-report-digest: {digest}")
-        pdf.set_keywords(SEAL_PLACEHOLDER.decode())
+        pdf.set_keywords(f"{SEAL_PLACEHOLDER.decode()} {SIGNATURE_PLACEHOLDER.decode()}")
         pdf.alias_nb_pages()
         pdf.add_page()
         self.pdf = pdf

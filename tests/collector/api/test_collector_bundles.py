@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from collector.app import create_app
 from collector.settings import CollectorSettings
 from collector.store import Database
+from collector.store.bundles import PolicyBundle
 from collector.store.credentials import Role
 from collector.store.history import load_history
 from fleetward.bundle.document import Bundle, build_bundle
@@ -43,6 +44,17 @@ def team_key() -> SigningKey:
     return SigningKey.generate()
 
 
+@pytest.fixture
+def clock() -> ManualClock:
+    # The day the test bundles' creation-instant versions fit (at most a day ahead of the clock).
+    return ManualClock(datetime(2026, 11, 14, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(database_url: str, team_key: SigningKey) -> CollectorSettings:
+    return CollectorSettings(database_url=database_url, trusted_bundle_keys=team_key.public.text)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return catalogue_copy(tmp_path_factory.mktemp("bundles") / "policies")
@@ -64,7 +76,7 @@ def test_a_published_bundle_is_served_byte_for_byte_with_a_strong_etag(
     created = publish(fleet, bundle)
     assert created.status_code == 201, created.text
     assert created.json()["digest"] == bundle.digest
-    assert "does not vouch" in created.json()["note"]  # no trusted keys configured here
+    assert created.json()["vouched_by"] == team_key.public.key_id
 
     device = fleet.enroll()
     served = fleet.client.get("/v1/policies/bundle", headers=bearer(device.key))
@@ -221,3 +233,63 @@ def test_a_collector_with_trusted_keys_refuses_other_signers(
 def test_a_bad_trusted_key_setting_is_named() -> None:
     with pytest.raises(ValueError, match="trusted_bundle_keys"):
         CollectorSettings(trusted_bundle_keys="not-a-key")  # type: ignore[arg-type]
+
+
+def test_a_collector_without_trusted_keys_publishes_nothing(
+    database_url: str, db: Database, clock: ManualClock, catalogue: Path, team_key: SigningKey
+) -> None:
+    settings = CollectorSettings(database_url=database_url)  # type: ignore[arg-type]
+    with TestClient(create_app(settings, clock=clock), raise_server_exceptions=False) as client:
+        fleet = Fleet(client, db, clock)
+        refused = publish(fleet, signed_bundle(catalogue, 9, team_key))
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "bundle_trust_not_configured"
+        assert "FLEETWARD_TRUSTED_BUNDLE_KEYS" in refused.json()["message"]
+        assert client.get("/v1/policies/bundle", headers=bearer(fleet.admin)).status_code == 404
+
+
+@pytest.mark.parametrize("version", [20261115120001, 99991231235959])
+def test_a_version_far_ahead_is_refused_and_blocks_nothing(
+    fleet: Fleet, catalogue: Path, team_key: SigningKey, version: int
+) -> None:
+    far = publish(fleet, signed_bundle(catalogue, version, team_key))
+    assert far.status_code == 422
+    assert far.json()["code"] in ("bundle_version_too_far", "invalid_request")
+    assert publish(fleet, signed_bundle(catalogue, 20261114120000, team_key)).status_code == 201
+
+
+def test_an_unverified_bundle_stored_by_an_older_collector_is_neither_served_nor_adopted(
+    fleet: Fleet,
+    db: Database,
+    settings: CollectorSettings,
+    clock: ManualClock,
+    tmp_path: Path,
+    team_key: SigningKey,
+) -> None:
+    """The adversarial run's bundle: signed by nobody trusted, a ten-year grace, a huge version."""
+    catalogue = catalogue_copy(tmp_path / "policies")
+    policy = catalogue / "encryption-windows-bitlocker.yaml"
+    policy.write_text(policy.read_text().replace("grace: P0D", "grace: P3650D"))
+    rogue = signed_bundle(catalogue, 20261114110000, SigningKey.generate())
+    with db.write() as session:
+        session.add(
+            PolicyBundle(
+                version=rogue.version,
+                digest=rogue.digest,
+                created_at=CREATED,
+                published_at=clock.now(),
+                published_by="old collector",
+                signer_key_ids=["ffffffffffffffff"],
+                vouched_by=None,
+                policy_count=1,
+                document=rogue.to_bytes().decode(),
+            )
+        )
+    with TestClient(create_app(settings, clock=clock)) as restarted:
+        policies = {p["id"]: p for p in restarted.get("/v1/policies", headers=bearer(fleet.admin)).json()}
+        assert policies["encryption-windows-bitlocker"]["grace_seconds"] == 0
+        assert restarted.get("/v1/policies/bundle", headers=bearer(fleet.admin)).status_code == 404
+    assert (
+        publish(fleet, signed_bundle(catalogue_copy(tmp_path / "real"), 20261114120000, team_key)).status_code
+        == 201
+    )

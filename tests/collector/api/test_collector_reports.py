@@ -26,9 +26,9 @@ def test_the_same_report_twice_changes_nothing(fleet: Fleet) -> None:
     before = _runs(fleet, device.device_id)
     fleet.clock.advance(timedelta(hours=1))
     again = fleet.report(device, [result(POLICY, "pass")], report_id=report_id, at=fleet.clock.now())
-    assert first.json() == {"report_id": report_id, "duplicate": False, "transitions": 1}
+    assert first.json() == {"report_id": report_id, "duplicate": False, "transitions": 1, "refused": []}
     assert again.status_code == 200
-    assert again.json() == {"report_id": report_id, "duplicate": True, "transitions": 0}
+    assert again.json() == {"report_id": report_id, "duplicate": True, "transitions": 0, "refused": []}
     assert _runs(fleet, device.device_id) == before
     metrics = fleet.client.get("/metrics").text
     assert "fleetward_reports_duplicate_total 1.0" in metrics

@@ -28,6 +28,7 @@ CODE_POSITION = {
     "Unauthorized": None,
     "Forbidden": None,
     "Conflict": None,
+    "RefusedResult": None,  # a result refused inside an accepted report (unknown_policy)
 }
 
 

@@ -17,14 +17,24 @@ from collector.store.enrollment import enroll
 from collector.store.fleet_state import StateFilter, fleet_counts, fleet_pairs
 from collector.store.history import load_history
 from collector.store.ingest import ingest_report
-from collector.store.policies import PolicyRegistry, load_shipped_catalogue
+from collector.store.policies import PolicyRegistry, load_shipped_catalogue, register_catalogue
 from collector.store.waivers import grant_waiver, revoke_waiver
-from fleetward.policy.model import Platform
+from fleetward.policy.model import Platform, Policy, Severity
 from fleetward.policy.verdict import Result, Status
 from fleetward.wire import EnrollRequest, HostIdentity, Report, ReportKind
 from tests.collector.conftest import START
 
 PRACTICES = ["Y01234", "Y05678", None]
+# A policy only a (published) bundle defines, as a platform team's own check would be.
+CUSTOM = Policy(
+    id="custom-usb-block",
+    title="USB storage is blocked",
+    severity=Severity.MEDIUM,
+    platforms=tuple(Platform),
+    rationale="Patient data must not leave on removable media.",
+    remediation="Apply the removable storage policy.",
+    query="SELECT 1 AS compliant;",
+)
 
 
 def _build_fleet(db: Database, seed: int) -> list:
@@ -33,6 +43,7 @@ def _build_fleet(db: Database, seed: int) -> list:
     by_platform = {p: [pol for pol in catalogue.policies if pol.applies_to(p)] for p in Platform}
     hasher, registry = Hasher(), PolicyRegistry()
     with db.write() as session:
+        register_catalogue(session, [CUSTOM], START)
         secret = create_enroll_secret(
             session,
             hasher,
