@@ -8,7 +8,10 @@ Precedence, highest first (see `AgentSettings.settings_customise_sources`):
    Windows %ProgramData%\\fleetward\\agent.toml;
 4. defaults, some per OS.
 
-Secrets are `SecretStr`: they print as `**********` everywhere, including `config show`.
+Secrets are `SecretStr`: they print as `**********` everywhere, including `config show`, and no
+error message ever quotes one. `load_settings` is the one way every command gets its settings, so all
+of them refuse the same things: a bad value, a malformed enroll secret, an untrusted key that is not
+an Ed25519 public key, and on POSIX a config file others can write or a secret file others can read.
 docs/reference/agent-settings.md is generated from this model (`agent.settings_doc`).
 """
 
@@ -34,6 +37,8 @@ from pydantic_settings import (
 from agent.errors import SettingsError
 
 ENV_PREFIX = "FLEETWARD_"
+# What the collector accepts (fleetward.wire.EnrollRequest.enroll_secret).
+SECRET_MIN, SECRET_MAX = 8, 200
 CONFIG_FILE_ENV = "FLEETWARD_CONFIG_FILE"
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -58,6 +63,11 @@ def default_state_dir(platform: str | None = None) -> Path:
     if platform == "darwin":
         return Path("/Library/Application Support/fleetward/state")
     return Path("/var/lib/fleetward")
+
+
+def default_log_file(platform: str | None = None) -> Path | None:
+    """macOS has no journal for a plain daemon: a rotating file in /Library/Logs (Console.app shows it)."""
+    return Path("/Library/Logs/fleetward/agent.log") if (platform or sys.platform) == "darwin" else None
 
 
 def default_osquery_sockets(platform: str | None = None) -> list[str]:
@@ -164,6 +174,12 @@ class AgentSettings(BaseSettings):
         "`/var/lib/fleetward` (Linux), `/Library/Application Support/fleetward/state` (macOS), "
         "`%ProgramData%\\fleetward\\state` (Windows).",
     )
+    log_file: Path | None = Field(
+        default_factory=default_log_file,
+        description="The service loop also logs to this file, rotated at 5 MiB with 3 old files kept. "
+        "Default: `/Library/Logs/fleetward/agent.log` on macOS; none elsewhere (Linux: the journal, "
+        "Windows: the Application event log).",
+    )
     policies_dir: Path | None = Field(
         default=None,
         description="Evaluate the policies in this directory instead of the catalogue installed with the "
@@ -184,6 +200,16 @@ class AgentSettings(BaseSettings):
     @classmethod
     def _lists_from_text(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("enroll_secret")
+    @classmethod
+    def _secret_is_well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        problem = secret_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("collector_url")
     @classmethod
@@ -233,11 +259,35 @@ class AgentSettings(BaseSettings):
         if self.enroll_secret_file is None:
             return None
         try:
-            return self.enroll_secret_file.read_text("utf-8").strip() or None
-        except OSError as exc:
+            secret = self.enroll_secret_file.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
             raise SettingsError(
-                f"cannot read enroll_secret_file {self.enroll_secret_file}: {exc.strerror or exc}"
-            ) from exc
+                f"cannot read enroll_secret_file {self.enroll_secret_file}: {reason or exc}"
+            ) from None
+        if not secret:
+            return None
+        problem = secret_problem(secret)
+        if problem:
+            raise SettingsError(
+                f"the enroll secret in enroll_secret_file {self.enroll_secret_file} {problem}"
+            )
+        return secret
+
+
+def secret_problem(secret: str) -> str | None:
+    """What is wrong with an enroll secret, in words that never include it; None when it may be sent."""
+    if len(secret) < SECRET_MIN or len(secret) > SECRET_MAX:
+        return (
+            f"is {len(secret)} characters long; an enroll secret has {SECRET_MIN} to {SECRET_MAX} (copy it "
+            "again from the platform team; the value is not shown)"
+        )
+    if not all("!" <= ch <= "~" for ch in secret):
+        return (
+            "contains a space, a line break or a non-ASCII character, often a copy-and-paste slip (copy it "
+            "again from the platform team; the value is not shown)"
+        )
+    return None
 
 
 def config_file_path(given: str | Path | None = None) -> tuple[Path, bool]:
@@ -267,25 +317,76 @@ def _config_file_source(
 
 
 def load_settings(**overrides: Any) -> AgentSettings:
-    """Build the settings once; any problem is a SettingsError naming the setting and where it came from."""
+    """Build the settings once; any problem is a SettingsError naming the setting and where it came from.
+
+    Every command calls this, so all of them validate the same way, files included.
+    """
     try:
-        return AgentSettings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = AgentSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from exc
+        raise SettingsError(_describe(exc)) from None  # the pydantic error quotes the input
+    check_files(settings)
+    check_trusted_keys(settings)
+    return settings
+
+
+def check_trusted_keys(settings: AgentSettings) -> None:
+    """Every key must be an Ed25519 public key (base64), whichever command runs, not only `run`."""
+    from fleetward.bundle.errors import KeyFileError
+    from fleetward.bundle.keys import PublicKey
+
+    for text in settings.trusted_bundle_keys:
+        try:
+            PublicKey.from_text(text)
+        except KeyFileError as exc:
+            raise SettingsError(
+                f"the agent's settings are not valid: trusted_bundle_keys (environment "
+                f"{ENV_PREFIX}TRUSTED_BUNDLE_KEYS or `trusted_bundle_keys` in the config file): {exc}; use "
+                "the `public key` line printed by `fleetward keys show`"
+            ) from None
+
+
+def check_files(settings: AgentSettings) -> None:
+    """Refuse what a local user could abuse (POSIX): a config file others may write (it says where
+    reports go and which bundle keys to trust), a secret file others may read. The enroll secret
+    file, when present, must also hold a well-formed secret. A missing secret file is not an error
+    here: MDM may drop it later, and the agent evaluates and queues reports meanwhile."""
+    config, _ = config_file_path(settings.config_file)
+    if os.name == "posix" and config.is_file():
+        mode = config.stat().st_mode & 0o777
+        if mode & 0o022:
+            raise SettingsError(
+                f"config file {config} can be changed by other users (mode {mode:04o}); it decides where "
+                f"reports go and which policy bundles are trusted: run `chmod 600 {config}` (owned by root)"
+            )
+    secret_file = settings.enroll_secret_file
+    if secret_file is None or not secret_file.is_file():
+        return
+    if os.name == "posix":
+        mode = secret_file.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise SettingsError(
+                f"enroll_secret_file {secret_file} can be read by other users (mode {mode:04o}): run "
+                f"`chmod 600 {secret_file}` (owned by root)"
+            )
+    settings.enroll_secret_value()
 
 
 def _describe(exc: ValidationError) -> str:
+    if len(exc.errors()) == 1:
+        return "the agent's settings are not valid: " + _describe_one(exc.errors()[0])
     lines = ["the agent's settings are not valid:"]
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "settings"
-        where = (
-            f" (environment {ENV_PREFIX}{field.upper()} or `{field}` in the config file)"
-            if error["loc"]
-            else ""
-        )
-        message = str(error["msg"]).removeprefix("Value error, ")
-        lines.append(f"  {field}{where}: {message}")
+    lines += [f"  {_describe_one(error)}" for error in exc.errors()]
     return "\n".join(lines)
+
+
+def _describe_one(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "settings"
+    where = (
+        f" (environment {ENV_PREFIX}{field.upper()} or `{field}` in the config file)" if error["loc"] else ""
+    )
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{field}{where}: {message}"
 
 
 def masked(settings: AgentSettings) -> dict[str, object]:

@@ -80,6 +80,27 @@ class Database:
         self._depth = 0
 
     @classmethod
+    def read_only(cls, path: Path) -> Database:
+        """Open an existing database to read it (`status`): never created, migrated or written.
+
+        SQLite's `mode=ro` URI; a WAL database stays readable while the service writes to it.
+        """
+        self = cls.__new__(cls)
+        self.path = path
+        try:
+            self._conn = sqlite3.connect(
+                f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("SELECT COUNT(*) FROM meta").fetchone()
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"cannot read the agent's database {path}: {exc}; run `status` as the agent's user (root)"
+            ) from None
+        self._lock = threading.RLock()
+        self._depth = 0
+        return self
+
+    @classmethod
     def in_state_dir(cls, state_dir: Path) -> Database:
         ensure_private_dir(state_dir)
         return cls(state_dir / DATABASE_NAME)
