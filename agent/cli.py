@@ -249,6 +249,18 @@ def serve(settings: AgentSettings, *, stop: threading.Event, windows_service: bo
         agent.close()
 
 
+@app.command(hidden=True)
+def service() -> None:
+    """Windows only: run as the `fleetward-agent` service (the MSI installs this command line)."""
+    import sys
+
+    if sys.platform != "win32":
+        raise _fail("`service` runs the agent under the Windows service control manager; use `run` here")
+    from agent.windows_service import dispatch
+
+    dispatch()
+
+
 @app.command()
 def status(output: FormatOption = Format.table, config: ConfigOption = None) -> None:
     """Version, active policy bundle, last evaluation and delivery, outbox depth and dead letters.

@@ -23,6 +23,7 @@ from typing import TextIO
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JOURNAL_FORMAT = "<%(priority)d>%(name)s: %(message)s"
 EVENT_LOG_SOURCE = "fleetward-agent"
+EVENT_MESSAGE_FILE = r"%SystemRoot%\Microsoft.NET\Framework64\v4.0.30319\EventLogMessages.dll"
 ROTATE_BYTES = 5 * 1024 * 1024
 ROTATE_KEEP = 3
 # sd-daemon(3) priorities
@@ -103,6 +104,11 @@ def _rotating_file(path: Path) -> logging.Handler:
 
 
 def _event_log_handler() -> logging.Handler:  # pragma: no cover - Windows only (the MSI workflow)
-    handler = logging.handlers.NTEventLogHandler(EVENT_LOG_SOURCE, logtype="Application")
+    # The message file the MSI registers for the source: .NET's, whose every event id reads "%1", so
+    # the event shows our text (pywin32's default, win32service.pyd, moves inside a frozen build).
+    message_file = os.path.expandvars(EVENT_MESSAGE_FILE)
+    handler = logging.handlers.NTEventLogHandler(
+        EVENT_LOG_SOURCE, dllname=message_file, logtype="Application"
+    )
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     return handler

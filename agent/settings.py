@@ -3,10 +3,13 @@
 Precedence, highest first (see `AgentSettings.settings_customise_sources`):
 1. values given in code or on the command line (`--osquery-socket`, ...);
 2. environment variables `FLEETWARD_<NAME>` (lists as JSON or comma-separated);
-3. the config file, TOML (or YAML if it ends in .yaml/.yml): FLEETWARD_CONFIG_FILE, or the OS convention
+3. on macOS, the managed preferences an MDM configuration profile installs for the domain
+   io.fleetward.agent (/Library/Managed Preferences/io.fleetward.agent.plist,
+   packaging/macos/io.fleetward.agent.mobileconfig);
+4. the config file, TOML (or YAML if it ends in .yaml/.yml): FLEETWARD_CONFIG_FILE, or the OS convention
    Linux /etc/fleetward/agent.toml, macOS /Library/Application Support/fleetward/agent.toml,
    Windows %ProgramData%\\fleetward\\agent.toml;
-4. defaults, some per OS.
+5. defaults, some per OS.
 
 Secrets are `SecretStr`: they print as `**********` everywhere, including `config show`, and no
 error message ever quotes one. `load_settings` is the one way every command gets its settings, so all
@@ -40,6 +43,7 @@ ENV_PREFIX = "FLEETWARD_"
 # What the collector accepts (fleetward.wire.EnrollRequest.enroll_secret).
 SECRET_MIN, SECRET_MAX = 8, 200
 CONFIG_FILE_ENV = "FLEETWARD_CONFIG_FILE"
+MANAGED_PREFERENCES = Path("/Library/Managed Preferences/io.fleetward.agent.plist")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -250,7 +254,11 @@ class AgentSettings(BaseSettings):
             CONFIG_FILE_ENV
         )
         path = Path(explicit) if explicit else default_config_file()
-        return (init_settings, env_settings, _config_file_source(settings_cls, path, explicit=bool(explicit)))
+        managed: tuple[PydanticBaseSettingsSource, ...] = ()
+        if sys.platform == "darwin":
+            managed = (ManagedPreferencesSource(settings_cls, MANAGED_PREFERENCES),)
+        file = _config_file_source(settings_cls, path, explicit=bool(explicit))
+        return (init_settings, env_settings, *managed, file)
 
     def enroll_secret_value(self) -> str | None:
         """The enroll secret from the setting or its file (read now, so MDM can rotate the file)."""
@@ -290,6 +298,36 @@ def secret_problem(secret: str) -> str | None:
     return None
 
 
+class ManagedPreferencesSource(PydanticBaseSettingsSource):
+    """macOS managed preferences: the keys of the profile's io.fleetward.agent payload, by setting name."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self.values = read_managed_preferences(path)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def read_managed_preferences(path: Path) -> dict[str, Any]:
+    import plistlib
+
+    try:
+        data = plistlib.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, plistlib.InvalidFileException, ValueError) as exc:
+        raise SettingsError(
+            f"the managed preferences {path} (from the MDM profile) cannot be read: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"the managed preferences {path} are not a dictionary of settings")
+    return {key: value for key, value in data.items() if not str(key).startswith("Payload")}
+
+
 def config_file_path(given: str | Path | None = None) -> tuple[Path, bool]:
     """The config file to read and whether it was asked for (then it must exist)."""
     explicit = given or os.environ.get(CONFIG_FILE_ENV) or None
@@ -325,51 +363,11 @@ def load_settings(**overrides: Any) -> AgentSettings:
         settings = AgentSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None  # the pydantic error quotes the input
+    from agent.settings_checks import check_files, check_trusted_keys
+
     check_files(settings)
     check_trusted_keys(settings)
     return settings
-
-
-def check_trusted_keys(settings: AgentSettings) -> None:
-    """Every key must be an Ed25519 public key (base64), whichever command runs, not only `run`."""
-    from fleetward.bundle.errors import KeyFileError
-    from fleetward.bundle.keys import PublicKey
-
-    for text in settings.trusted_bundle_keys:
-        try:
-            PublicKey.from_text(text)
-        except KeyFileError as exc:
-            raise SettingsError(
-                f"the agent's settings are not valid: trusted_bundle_keys (environment "
-                f"{ENV_PREFIX}TRUSTED_BUNDLE_KEYS or `trusted_bundle_keys` in the config file): {exc}; use "
-                "the `public key` line printed by `fleetward keys show`"
-            ) from None
-
-
-def check_files(settings: AgentSettings) -> None:
-    """Refuse what a local user could abuse (POSIX): a config file others may write (it says where
-    reports go and which bundle keys to trust), a secret file others may read. The enroll secret
-    file, when present, must also hold a well-formed secret. A missing secret file is not an error
-    here: MDM may drop it later, and the agent evaluates and queues reports meanwhile."""
-    config, _ = config_file_path(settings.config_file)
-    if os.name == "posix" and config.is_file():
-        mode = config.stat().st_mode & 0o777
-        if mode & 0o022:
-            raise SettingsError(
-                f"config file {config} can be changed by other users (mode {mode:04o}); it decides where "
-                f"reports go and which policy bundles are trusted: run `chmod 600 {config}` (owned by root)"
-            )
-    secret_file = settings.enroll_secret_file
-    if secret_file is None or not secret_file.is_file():
-        return
-    if os.name == "posix":
-        mode = secret_file.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise SettingsError(
-                f"enroll_secret_file {secret_file} can be read by other users (mode {mode:04o}): run "
-                f"`chmod 600 {secret_file}` (owned by root)"
-            )
-    settings.enroll_secret_value()
 
 
 def _describe(exc: ValidationError) -> str:
