@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from agent.bundles import ActiveBundle, BundleStore
+from agent.collector_client import CollectorClient, FetchOutcome, NotModified, Unavailable
 from agent.errors import SettingsError
 from agent.outbox import Outbox
 from agent.store import Database
-from fleetward import __version__
 from fleetward.bundle.errors import BundleError, KeyFileError
 from fleetward.bundle.keys import PublicKey
 from fleetward.errors import PolicyError
@@ -33,35 +33,11 @@ from fleetward.policy.catalogue import Catalogue
 from fleetward.wire import EventKind
 
 if TYPE_CHECKING:
-    import httpx
-
     from agent.settings import AgentSettings
 
 log = logging.getLogger("fleetward.agent")
-BUNDLE_PATH = "/v1/policies/bundle"
 STARTER_BUNDLE = "starter-bundle.json"
-MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 LAST_REFUSAL = "bundle.last_refusal"
-
-
-# --- what a fetch can come back with ------------------------------------------------------------
-@dataclass(frozen=True)
-class Fetched:
-    data: bytes
-    etag: str | None
-
-
-@dataclass(frozen=True)
-class NotModified:
-    pass
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    message: str  # nothing published yet, not enrolled, or the collector unreachable: try later
-
-
-FetchOutcome = Fetched | NotModified | Unavailable
 
 
 class BundleSource(Protocol):
@@ -73,43 +49,18 @@ class DeviceKeySource(Protocol):
 
 
 class HttpBundleSource:
-    """`GET /v1/policies/bundle` with the device key; httpx errors are translated here, once. A
-    client per check: checks are an evaluation interval apart, so there is nothing to keep open."""
+    """The bundle from the collector, through the agent's one `CollectorClient`, once enrolled."""
 
-    def __init__(
-        self, settings: AgentSettings, keys: DeviceKeySource, transport: httpx.BaseTransport | None = None
-    ) -> None:
-        self._settings = settings
+    def __init__(self, client: CollectorClient, keys: DeviceKeySource) -> None:
+        self._client = client
         self._keys = keys
-        self._transport = transport
 
     def fetch(self, etag: str | None) -> FetchOutcome:
-        import httpx
-
         credentials = self._keys.current()
         key = getattr(credentials, "device_key", None)
         if not key:
             return Unavailable("not enrolled yet: the bundle is checked once the device has a key")
-        headers = {"Authorization": f"Bearer {key}"}
-        if etag:
-            headers["If-None-Match"] = etag
-        try:
-            with (
-                _http_client(self._settings, self._transport) as http,
-                http.stream("GET", BUNDLE_PATH, headers=headers) as response,
-            ):
-                if response.status_code == 304:
-                    return NotModified()
-                if response.status_code != 200:
-                    return Unavailable(f"the collector answered {response.status_code} for {BUNDLE_PATH}")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body.extend(chunk)
-                    if len(body) > MAX_BUNDLE_BYTES:
-                        return Unavailable(f"the bundle is larger than {MAX_BUNDLE_BYTES} bytes; not read")
-                return Fetched(bytes(body), response.headers.get("ETag"))
-        except httpx.HTTPError as exc:
-            return Unavailable(f"cannot fetch the policy bundle: {type(exc).__name__}: {exc}")
+        return self._client.fetch_bundle(etag, key)
 
 
 # --- what a check did ---------------------------------------------------------------------------
@@ -126,10 +77,6 @@ class BundleTarget(Protocol):
     bundle_version: int | None
 
     def use_catalogue(self, catalogue: Catalogue) -> None: ...
-
-
-class AttachTarget(BundleTarget, Protocol):
-    bundles: BundleUpdater | None
 
 
 class BundleUpdater:
@@ -153,6 +100,15 @@ class BundleUpdater:
                 f"the installed bundle is not used: {exc}; running the catalogue installed with the agent"
             )
             return None
+
+    def start(self, starter: Path | None) -> ActiveBundle | None:
+        """At start-up: the verified bundle on disk (if any), then the starter bundle if it is newer.
+        Returns the bundle to run; None: the catalogue installed with the agent."""
+        active = self.load_active()
+        if starter is not None and starter.is_file():
+            check = self.install_file(starter)
+            active = check.activated or active
+        return active
 
     def install_file(self, path: Path) -> BundleCheck:
         """The starter bundle: installed when it is newer than what is in use, refused if it fails."""
@@ -245,53 +201,6 @@ def starter_bundle_path(settings: AgentSettings) -> Path:
 
 
 def build_updater(
-    settings: AgentSettings,
-    *,
-    db: Database,
-    outbox: Outbox,
-    keys: DeviceKeySource | None,
-    transport: httpx.BaseTransport | None = None,
+    settings: AgentSettings, *, db: Database, outbox: Outbox, source: BundleSource | None
 ) -> BundleUpdater:
-    source: BundleSource | None = None
-    if settings.collector_url and keys is not None:
-        source = HttpBundleSource(settings, keys, transport)
     return BundleUpdater(BundleStore(settings.state_dir, trusted_keys(settings)), source, db, outbox)
-
-
-def _http_client(settings: AgentSettings, transport: httpx.BaseTransport | None) -> httpx.Client:
-    import ssl
-
-    import httpx
-
-    verify: ssl.SSLContext | bool = True
-    if settings.tls_ca_file is not None:
-        verify = ssl.create_default_context(cafile=str(settings.tls_ca_file))
-    return httpx.Client(
-        base_url=settings.collector_url or "",
-        timeout=settings.http_timeout_seconds,
-        verify=verify,
-        transport=transport,
-        headers={"User-Agent": f"fleetward-agent/{__version__}"},
-        follow_redirects=False,
-    )
-
-
-def attach_bundles(
-    service: AttachTarget,
-    settings: AgentSettings,
-    *,
-    db: Database,
-    outbox: Outbox,
-    keys: DeviceKeySource | None,
-    transport: httpx.BaseTransport | None = None,
-) -> BundleUpdater:
-    """At start-up: the verified bundle on disk (if any), then the starter bundle if it is newer."""
-    updater = build_updater(settings, db=db, outbox=outbox, keys=keys, transport=transport)
-    active = updater.load_active()
-    if active is not None:
-        updater.apply(BundleCheck(activated=active), service)
-    starter = starter_bundle_path(settings)
-    if starter.is_file():
-        updater.apply(updater.install_file(starter), service)
-    service.bundles = updater
-    return updater

@@ -108,7 +108,7 @@ def check(
     ] = None,
     device: Annotated[
         Path | None,
-        typer.Option("--device", help="Serve this recorded device (YAML) through a local osquery socket."),
+        typer.Option("--device", help="Answer from this recorded device (YAML) instead of osquery."),
     ] = None,
     output: FormatOption = Format.table,
     config: ConfigOption = None,
@@ -147,32 +147,23 @@ def _evaluate_once(
     settings: AgentSettings, catalogue: Catalogue, sockets: list[str] | None, device: Path | None
 ) -> list[Result]:
     from agent.compose import runner_factory
-    from agent.evaluation import Evaluator
+    from agent.evaluation import Evaluator, RunnerFactory
     from fleetward.clock import SystemClock
 
-    def run(socket_paths: list[str] | None) -> list[Result]:
-        evaluator = Evaluator(
-            catalogue,
-            runner_factory(settings, socket_paths),
-            SystemClock(),
-            deadline_seconds=settings.evaluation_deadline_seconds,
-            practice=settings.practice,
-        )
-        return evaluator.evaluate().results
-
     if device is None:
-        return run(sockets)
-    import shutil
-    import tempfile
+        make_runner: RunnerFactory = runner_factory(settings, sockets)
+    else:
+        from agent.osquery.recorded import RecordedRunner
 
-    from agent.osquery.recorded_server import serve_device_file
-
-    folder = Path(tempfile.mkdtemp(prefix="fw-agent-"))
-    try:
-        with serve_device_file(device, folder / "osquery.em") as server:
-            return run([str(server.socket_path)])
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        make_runner = lambda: RecordedRunner.from_file(device)  # noqa: E731
+    evaluator = Evaluator(
+        catalogue,
+        make_runner,
+        SystemClock(),
+        deadline_seconds=settings.evaluation_deadline_seconds,
+        practice=settings.practice,
+    )
+    return evaluator.evaluate().results
 
 
 def _exit_status(results: list[Result]) -> int:

@@ -1,7 +1,9 @@
-"""The collector over HTTPS (httpx): enrollment and report delivery, with every answer classified.
+"""The agent's one client of the collector API over HTTPS (httpx): enrollment, report delivery and
+the policy bundle, with every answer classified.
 
-httpx's errors and the collector's `ErrorBody` refusals are translated here, once, into outcomes the
-uploader acts on:
+httpx's errors and the collector's `ErrorBody` refusals are translated here, once. A bundle check
+comes back `Fetched`, `NotModified` (304 to `If-None-Match`) or `Unavailable` (try later). A
+delivery comes back as an outcome the uploader acts on:
 
 - `Delivered`: 2xx; the report id is acknowledged (a duplicate is acknowledged too).
 - `KeyRejected`: 401; the device key is unknown or revoked, so enroll again and retry.
@@ -53,6 +55,28 @@ class RetryLater:
 
 
 Delivery = Delivered | KeyRejected | Refused | RetryLater
+
+BUNDLE_PATH = "/v1/policies/bundle"
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched:
+    data: bytes
+    etag: str | None
+
+
+@dataclass(frozen=True)
+class NotModified:
+    pass
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    message: str  # nothing published yet, not enrolled, or the collector unreachable: try later
+
+
+FetchOutcome = Fetched | NotModified | Unavailable
 
 
 class CollectorClient:
@@ -129,6 +153,28 @@ class CollectorClient:
             return Refused(status, message)
         return RetryLater(message, _retry_after(response.headers.get("Retry-After")))
 
+    def fetch_bundle(self, etag: str | None, device_key: str) -> FetchOutcome:
+        """`GET /v1/policies/bundle` with the device key, read up to MAX_BUNDLE_BYTES."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {device_key}"}
+        if etag:
+            headers["If-None-Match"] = etag
+        try:
+            with self._http.stream("GET", BUNDLE_PATH, headers=headers) as response:
+                if response.status_code == 304:
+                    return NotModified()
+                if response.status_code != 200:
+                    return Unavailable(f"the collector answered {response.status_code} for {BUNDLE_PATH}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > MAX_BUNDLE_BYTES:
+                        return Unavailable(f"the bundle is larger than {MAX_BUNDLE_BYTES} bytes; not read")
+                return Fetched(bytes(body), response.headers.get("ETag"))
+        except httpx.HTTPError as exc:
+            return Unavailable(f"cannot fetch the policy bundle: {type(exc).__name__}: {exc}")
+
     def close(self) -> None:
         self._http.close()
 
@@ -138,11 +184,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _error_body(response: httpx.Response) -> ErrorBody:
-    try:
-        return ErrorBody.model_validate_json(response.content)
-    except ValidationError:
-        text = response.text.strip().replace("\n", " ")[:200]
-        return ErrorBody(code="http_error", message=text or response.reason_phrase or "no message")
+    return ErrorBody.of_refusal(response.content, response.text, response.reason_phrase)
 
 
 def _enroll_hint(code: str) -> str:

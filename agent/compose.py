@@ -81,6 +81,7 @@ def build_agent(
     transport: httpx.BaseTransport | None = None,
     stop: threading.Event | None = None,
 ) -> Agent:
+    from agent.bundle_updates import HttpBundleSource, build_updater, starter_bundle_path
     from agent.collector_client import CollectorClient
     from agent.enroll import CredentialsFile, Enroller
     from agent.identity import read_host
@@ -93,14 +94,7 @@ def build_agent(
     clock = clock or SystemClock()
     stop = stop or threading.Event()
     make_runner = runner or runner_factory(settings)
-    evaluator = Evaluator(
-        catalogue or load_agent_catalogue(settings),
-        make_runner,
-        clock,
-        deadline_seconds=settings.evaluation_deadline_seconds,
-        practice=settings.practice,
-        stop=stop,
-    )
+    default_catalogue = catalogue or load_agent_catalogue(settings)
     db = Database.in_state_dir(settings.state_dir)
     outbox = Outbox(
         db, max_entries=settings.outbox_max_entries, max_bytes=settings.outbox_max_bytes, clock=clock
@@ -132,6 +126,17 @@ def build_agent(
             clock=clock,
         )
         uploader = Uploader(outbox, client, enroller, status=StatusBook(db), clock=clock)
+    source = HttpBundleSource(client, enroller) if client is not None and enroller is not None else None
+    bundles = build_updater(settings, db=db, outbox=outbox, source=source)
+    starting = bundles.start(starter_bundle_path(settings))
+    evaluator = Evaluator(
+        default_catalogue if starting is None else starting.catalogue,
+        make_runner,
+        clock,
+        deadline_seconds=settings.evaluation_deadline_seconds,
+        practice=settings.practice,
+        stop=stop,
+    )
     service = AgentService(
         evaluator=evaluator,
         db=db,
@@ -139,10 +144,9 @@ def build_agent(
         uploader=uploader,
         clock=clock,
         heartbeat=timedelta(minutes=settings.heartbeat_minutes),
+        bundles=bundles,
+        bundle_version=None if starting is None else starting.version,
     )
-    from agent.bundle_updates import attach_bundles
-
-    attach_bundles(service, settings, db=db, outbox=outbox, keys=enroller, transport=transport)
     return Agent(settings, clock, stop, db, outbox, service, enroller, client)
 
 

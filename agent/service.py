@@ -55,6 +55,8 @@ class AgentService:
         uploader: Uploader | None,
         clock: Clock,
         heartbeat: timedelta,
+        bundles: BundleUpdater,
+        bundle_version: int | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.db = db
@@ -65,8 +67,8 @@ class AgentService:
         self._clock = clock
         self._heartbeat = heartbeat
         self._osquery_down = False
-        self.bundles: BundleUpdater | None = None  # set by the composition root (agent.bundle_updates)
-        self.bundle_version: int | None = None  # of the signed bundle in force; None: the install's own
+        self.bundles = bundles
+        self.bundle_version = bundle_version  # of the signed bundle in force; None: the install's own
 
     def evaluate_step(self) -> StepOutcome:
         try:
@@ -94,9 +96,9 @@ class AgentService:
         )
         return StepOutcome(evaluation, stored, len(changed))
 
-    def bundle_step(self) -> BundleCheck | None:
+    def bundle_step(self) -> BundleCheck:
         """Check for a newer signed policy bundle; once one activates, the next evaluation uses it."""
-        return None if self.bundles is None else self.bundles.apply(self.bundles.check(), self)
+        return self.bundles.apply(self.bundles.check(), self)
 
     def use_catalogue(self, catalogue: Catalogue) -> None:
         self.evaluator.catalogue = catalogue

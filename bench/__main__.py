@@ -120,10 +120,13 @@ def _state(section: Section) -> list[Figure]:
         header = re.search(r"([\d,]+) devices x (\d+) policies", block)
         totals = [int(t) for t in re.findall(r"\| (\d+) ms \|\s*$", block, flags=re.MULTILINE)]
         if header and totals:
-            figures.append(Figure(
-                f"fleet state at an instant, {header[1]} devices x {header[2]} policies (worst instant)",
-                f"{max(totals)} ms", "< 2 s",
-            ))  # fmt: skip
+            figures.append(
+                Figure(
+                    f"fleet state at an instant, {header[1]} devices x {header[2]} policies (worst instant)",
+                    f"{max(totals)} ms",
+                    "< 2 s",
+                )
+            )
     return figures
 
 
@@ -190,8 +193,18 @@ def _docstring(script: str) -> str:
 
 
 def _machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()  # fmt: skip
+    cpu = (
+        next(
+            (
+                ln.split(":", 1)[1].strip()
+                for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
     memory = ""
     if Path("/proc/meminfo").exists():
         total_kib = int(Path("/proc/meminfo").read_text().split()[1])
@@ -227,9 +240,21 @@ def write_results(sections: list[Section], *, quick: bool, started: datetime) ->
         if section.failed:
             lines.append(f"| {section.title} | **failed**: see below | | |")
     for section in sections:
-        lines += ["", f"## {section.title}", "", f"`python bench/{section.script} {' '.join(section.args)}` "
-                  f"({section.seconds:.0f} s)", "", "Method:", "", "```text", _docstring(section.script), "```", "",
-                  "Output:", ""]  # fmt: skip
+        lines += [
+            "",
+            f"## {section.title}",
+            "",
+            f"`python bench/{section.script} {' '.join(section.args)}` ({section.seconds:.0f} s)",
+            "",
+            "Method:",
+            "",
+            "```text",
+            _docstring(section.script),
+            "```",
+            "",
+            "Output:",
+            "",
+        ]
         lines += ["```text", section.output, "```"] if "|---" not in section.output else [section.output]
         if section.failed:
             lines += ["", f"**Failed**: `{section.failed}`"]

@@ -39,7 +39,7 @@ def serve(socket_path: str) -> subprocess.Popen[bytes]:
     """The fake osqueryd in its own process, so its memory is not counted as the agent's."""
     code = (
         "import sys, time; from pathlib import Path; "
-        "from agent.osquery.recorded_server import serve_device_file\n"
+        "from tests.support.osquery_server import serve_device_file\n"
         f"with serve_device_file(Path({str(DEVICE)!r}), Path(sys.argv[1])):\n"
         "    time.sleep(3600)\n"
     )

@@ -60,10 +60,17 @@ def synthetic_history(devices: int, policies: int = 15, seed: int = 7) -> FleetH
         roll = rng.random()
         platform = Platform.WINDOWS if roll < 0.9 else Platform.DARWIN if roll < 0.97 else Platform.LINUX
         device_id = f"dev-{d:06d}"
-        device_records.append(DeviceRecord(
-            device_id=device_id, hostname=f"gp{d:06d}.practice.nhs.uk", platform=platform,
-            enrolled_at=AT - 90 * DAY, practice=f"P{d % 700:05d}", os_name="Windows 11", os_version="24H2",
-        ))  # fmt: skip
+        device_records.append(
+            DeviceRecord(
+                device_id=device_id,
+                hostname=f"gp{d:06d}.practice.nhs.uk",
+                platform=platform,
+                enrolled_at=AT - 90 * DAY,
+                practice=f"P{d % 700:05d}",
+                os_name="Windows 11",
+                os_version="24H2",
+            )
+        )
         silent = rng.random() < 0.02
         last_seen = AT - (35 + rng.random() * 20) * DAY if silent else AT - rng.random() * DAY / 4
         for policy in policy_records:
@@ -98,9 +105,12 @@ def synthetic_history(devices: int, policies: int = 15, seed: int = 7) -> FleetH
         for i in range(max(1, devices // 200))
     )
     return FleetHistory(
-        devices=tuple(device_records), policies=policy_records, runs=runs, waivers=waivers,
+        devices=tuple(device_records),
+        policies=policy_records,
+        runs=runs,
+        waivers=waivers,
         bundles=(BundleRecord(7, "a" * 64, AT - 10 * DAY, AT - 11 * DAY),),
-    )  # fmt: skip
+    )
 
 
 def measure_one(fmt: str, devices: int) -> dict[str, float | int | str]:
@@ -118,11 +128,17 @@ def measure_one(fmt: str, devices: int) -> dict[str, float | int | str]:
     data = renderer_for(fmt).render(report)
     render_s = time.perf_counter() - started
     return {
-        "format": fmt, "devices": devices, "pairs": len(report.pairs), "history_s": round(history_s, 1),
-        "build_s": round(build_s, 1), "render_s": round(render_s, 1), "report_s": round(build_s + render_s, 1),
-        "bytes": len(data), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "format": fmt,
+        "devices": devices,
+        "pairs": len(report.pairs),
+        "history_s": round(history_s, 1),
+        "build_s": round(build_s, 1),
+        "render_s": round(render_s, 1),
+        "report_s": round(build_s + render_s, 1),
+        "bytes": len(data),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "rss_after_history_mib": rss_history // 1024,
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -142,11 +158,16 @@ def main() -> None:
     for fmt in FORMATS:
         out = subprocess.run(
             [sys.executable, __file__, "--one", fmt, "--devices", str(args.devices)],
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         r = json.loads(out.strip().splitlines()[-1])
-        print(f"| {fmt} | {r['devices']:,} | {r['pairs']:,} | {r['build_s']} | {r['render_s']} | {r['report_s']} | "
-              f"{r['bytes'] / 2**20:.1f} | {r['peak_rss_mib']:,} (history alone {r['rss_after_history_mib']:,}) |", flush=True)  # fmt: skip
+        print(
+            f"| {fmt} | {r['devices']:,} | {r['pairs']:,} | {r['build_s']} | {r['render_s']} | {r['report_s']} | "
+            f"{r['bytes'] / 2**20:.1f} | {r['peak_rss_mib']:,} (history alone {r['rss_after_history_mib']:,}) |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

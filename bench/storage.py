@@ -29,12 +29,10 @@ from pathlib import Path
 import psycopg
 
 from fleetward.clock import ManualClock
-from fleetward.policy.catalogue import load_catalogue
-from fleetward.sim.demo import DEFAULT_START, bootstrap_admin
-from fleetward.sim.plan import make_plan
-from fleetward.sim.runner import FleetSimulation
-from fleetward.sim.server import InProcessCollector
-from fleetward.sim.setup import load_templates, patch_releases
+from simulator.demo import DEFAULT_START, bootstrap_admin
+from simulator.runner import FleetSimulation
+from simulator.server import InProcessCollector
+from simulator.setup import shipped_setup
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FULL_HISTORY = """
@@ -61,12 +59,8 @@ def measure(devices: int, days: int) -> dict[str, object]:
         from collector.store.migrate import upgrade_to_head
 
         upgrade_to_head(url)
-        catalogue = load_catalogue()
-        templates = load_templates()
-        plan = make_plan(
-            templates=templates, releases=patch_releases(catalogue), devices=devices, days=days, seed=5,
-            start=DEFAULT_START,
-        )  # fmt: skip
+        setup = shipped_setup(devices=devices, days=days, seed=5, start=DEFAULT_START)
+        catalogue, templates, plan = setup.catalogue, setup.templates, setup.plan
         clock = ManualClock(DEFAULT_START - timedelta(hours=1))
         token = bootstrap_admin(url, clock.now())
         started = time.perf_counter()
@@ -75,9 +69,15 @@ def measure(devices: int, days: int) -> dict[str, object]:
             InProcessCollector(url, clock) as server,
         ):
             simulation = FleetSimulation(
-                plan, templates=templates, catalogue=catalogue, collector_url=server.url, admin_token=token,
-                clock=clock, work_dir=Path(work), keep_reports=True,
-            )  # fmt: skip
+                plan,
+                templates=templates,
+                catalogue=catalogue,
+                collector_url=server.url,
+                admin_token=token,
+                clock=clock,
+                work_dir=Path(work),
+                keep_reports=True,
+            )
             try:
                 simulation.run()
             finally:
@@ -101,11 +101,18 @@ def measure(devices: int, days: int) -> dict[str, object]:
             ):
                 for report in reports:
                     for result in report.results:
-                        copy.write_row((
-                            "00000000-0000-4000-8000-000000000000", result.policy_id, result.status.value,
-                            result.policy_version, report.observed_at, json.dumps(result.evidence), result.error,
-                            str(report.report_id),
-                        ))  # fmt: skip
+                        copy.write_row(
+                            (
+                                "00000000-0000-4000-8000-000000000000",
+                                result.policy_id,
+                                result.status.value,
+                                result.policy_version,
+                                report.observed_at,
+                                json.dumps(result.evidence),
+                                result.error,
+                                str(report.report_id),
+                            )
+                        )
                         observations += 1
             conn.execute("VACUUM ANALYZE full_history")
             full = _size(conn, "full_history") + _size(conn, "ingested_reports")

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from collector.settings import CollectorSettings
     from collector.store.credentials import Hasher
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Run and administer the collector service."
+)
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for auditors and admins (stored hashed).")
 secret_app = typer.Typer(no_args_is_help=True, help="Enroll secrets that laptops exchange for device keys.")
 app.add_typer(token_app, name="token")

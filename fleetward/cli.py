@@ -1,15 +1,21 @@
 """`fleetward`: the command line of the platform team and the auditors.
 
-This is a composition root. Sub-commands live beside the code they drive and are mounted here;
-each keeps its heavy imports (FastAPI, SQLAlchemy, Pulumi) inside its command functions so that
-`fleetward --help` stays fast and works with only the extras that are installed.
+The core names no package above it: sub-commands register themselves in the `fleetward.commands`
+entry-point group (pyproject.toml) and are mounted here. Each keeps its heavy imports
+(FastAPI, SQLAlchemy, Pulumi) inside its command functions so that `fleetward --help` stays fast and
+works with only the extras that are installed.
 """
 
 from __future__ import annotations
 
-import importlib
+from importlib.metadata import EntryPoint, entry_points
 
 import typer
+
+COMMANDS_GROUP = "fleetward.commands"
+# Entry points come back in no promised order; this is the order `fleetward --help` lists them in.
+# A command not named here (a plug-in) follows, alphabetically.
+COMMAND_ORDER = ("policies", "collector", "report", "infra", "keys", "simulate", "demo")
 
 app = typer.Typer(
     name="fleetward",
@@ -18,31 +24,31 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# (module, attribute, command name, help); a sub-app whose extra is not installed is still listed.
-_SUBAPPS: list[tuple[str, str, str, str]] = [
-    ("fleetward.cli_policies", "app", "policies", "Lint the policy catalogue and test it against devices."),
-    ("collector.cli", "app", "collector", "Run and administer the collector service."),
-    ("collector.reports.cli", "app", "report", "Compliance reports for auditors."),
-    ("infra.cli", "app", "infra", "Review the Azure estate offline (plan under mocks)."),
-    ("fleetward.cli_keys", "app", "keys", "Signing keys for policy bundles."),
-    ("fleetward.sim.cli", "simulate_app", "simulate", "Run a simulated fleet against a collector."),
-    ("fleetward.sim.cli", "demo_app", "demo", "The whole system end to end on embedded defaults."),
-]
+
+def _load(entry: EntryPoint) -> object | None:
+    """The registered sub-app, or None when its package (an extra) is not installed."""
+    module_name = entry.module
+    try:
+        loaded: object = entry.load()
+        return loaded
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
+            return None
+        raise
 
 
-def _mount() -> None:
-    for module_name, attribute, name, help_text in _SUBAPPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
-                continue  # not built yet in this checkout
-            raise
-        sub = getattr(module, attribute)
+def mount(target: typer.Typer, entries: list[EntryPoint]) -> None:
+    """Mount each entry point as a command group (a Typer) or a single command (a function)."""
+    for entry in entries:
+        sub = _load(entry)
+        if sub is None:
+            continue
         if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=name, help=help_text)
+            target.add_typer(sub, name=entry.name)
+        elif callable(sub):
+            target.command(name=entry.name)(sub)
         else:
-            app.command(name=name, help=help_text)(sub)
+            raise TypeError(f"entry point {entry.name} = {entry.value} is neither a Typer app nor a function")
 
 
 @app.command()
@@ -53,11 +59,22 @@ def version() -> None:
     typer.echo(__version__)
 
 
-_mount()
+def registered_commands() -> list[EntryPoint]:
+    """The `fleetward.commands` entry points, in COMMAND_ORDER."""
+
+    def rank(entry: EntryPoint) -> tuple[int, str]:
+        known = entry.name in COMMAND_ORDER
+        return (COMMAND_ORDER.index(entry.name) if known else len(COMMAND_ORDER), entry.name)
+
+    return sorted(entry_points(group=COMMANDS_GROUP), key=rank)
+
+
+mount(app, registered_commands())
 # `fleetward policies bundle`: nested under policies, beside lint and test.
-_bundle = importlib.import_module("fleetward.cli_bundle")
-importlib.import_module("fleetward.cli_policies").app.add_typer(
-    _bundle.app, name="bundle", help="Build, sign, verify and publish the signed policy bundle."
+from fleetward import cli_bundle, cli_policies  # noqa: E402
+
+cli_policies.app.add_typer(
+    cli_bundle.app, name="bundle", help="Build, sign, verify and publish the signed policy bundle."
 )
 
 

@@ -97,8 +97,10 @@ def build(
         _unusable(str(exc))
     target = out or Path(f"policy-bundle-{chosen}.json")
     _write(target, bundle.to_bytes())
-    typer.echo(f"built bundle {chosen}: {len(catalogue.policies)} policies, {len(catalogue.baselines)} baselines, "
-               f"{len(catalogue.frameworks)} framework maps")  # fmt: skip
+    typer.echo(
+        f"built bundle {chosen}: {len(catalogue.policies)} policies, {len(catalogue.baselines)} baselines, "
+        f"{len(catalogue.frameworks)} framework maps"
+    )
     typer.echo(f"written to {target} (unsigned: run `fleetward policies bundle sign --key KEY {target}`)")
 
 
@@ -252,11 +254,10 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-        return str(body["code"]), str(body["message"])
-    except (ValueError, KeyError, TypeError):
-        return "http_error", response.text.strip()[:200] or response.reason_phrase
+    from fleetward.wire import ErrorBody
+
+    body = ErrorBody.of_refusal(response.content, response.text, response.reason_phrase)
+    return body.code, body.message
 
 
 def _refused(message: str) -> NoReturn:

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from fleetward.policy.verdict import Result
     from fleetward.recorded.model import RecordedDevice
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Lint the policy catalogue and test it.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Lint the policy catalogue and test it against devices."
+)
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 STALE_AFTER = timedelta(days=45)

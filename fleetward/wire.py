@@ -6,9 +6,8 @@ unknown fields so a typo in a client is an error, not silently dropped data.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -16,7 +15,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from fleetward.policy.model import POLICY_ID_PATTERN, Platform
 from fleetward.policy.verdict import Result
 
-WIRE_VERSION = 1
 MAX_RESULTS_PER_REPORT = 500
 MAX_EVENTS_PER_REPORT = 100
 
@@ -103,28 +101,40 @@ class ErrorBody(_Wire):
     message: str
     detail: object | None = None
 
-
-ErrorCode = Literal[
-    "invalid_request",
-    "unauthenticated",
-    "forbidden",
-    "not_found",
-    "payload_too_large",
-    "rate_limited",
-    "enroll_secret_invalid",
-    "device_key_invalid",
-    "conflict",
-    "unsupported_media_type",
-    "not_ready",
-    "internal_error",
-    "no_bundle",
-    "bundle_invalid",
-    "bundle_unsigned",
-    "bundle_digest_mismatch",
-    "bundle_signature_invalid",
-    "bundle_not_newer",
-]
+    @classmethod
+    def of_refusal(cls, content: bytes, text: str, reason: str) -> ErrorBody:
+        """The body of an HTTP refusal; an `http_error` body quoting it when it is not an ErrorBody
+        (a proxy's page, a truncated answer). The one parser of refusals for every client."""
+        try:
+            return cls.model_validate_json(content)
+        except ValueError:
+            quoted = text.strip().replace("\n", " ")[:200]
+            return cls(code="http_error", message=quoted or reason or "no message")
 
 
-def utc_iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
+class ErrorCode(StrEnum):
+    """Every `ErrorBody.code` the collector emits: the one list the agent and the collector share.
+
+    tests/collector/api/test_error_codes.py checks that every code the collector can emit is here.
+    A newer collector may add codes, so readers keep `ErrorBody.code` a plain string.
+    """
+
+    INVALID_REQUEST = "invalid_request"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    ENROLL_SECRET_INVALID = "enroll_secret_invalid"
+    DEVICE_KEY_INVALID = "device_key_invalid"
+    NOT_READY = "not_ready"
+    INTERNAL_ERROR = "internal_error"
+    NO_BUNDLE = "no_bundle"
+    BUNDLE_INVALID = "bundle_invalid"
+    BUNDLE_UNSIGNED = "bundle_unsigned"
+    BUNDLE_DIGEST_MISMATCH = "bundle_digest_mismatch"
+    BUNDLE_SIGNATURE_INVALID = "bundle_signature_invalid"
+    BUNDLE_NOT_NEWER = "bundle_not_newer"

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Review the Pulumi estate offline (no Azure, no Pulumi CLI).", no_args_is_help=True)
+app = typer.Typer(help="Review the Azure estate offline (plan under mocks).", no_args_is_help=True)
 
 
 class Format(enum.StrEnum):

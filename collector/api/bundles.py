@@ -27,7 +27,7 @@ from collector.store.credentials import Principal
 from fleetward.bundle.document import Bundle
 from fleetward.bundle.errors import BundleError
 from fleetward.bundle.keys import PublicKey
-from fleetward.wire import ErrorBody
+from fleetward.wire import ErrorBody, ErrorCode
 
 router = APIRouter(prefix="/v1/policies", tags=["bundles"])
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -45,8 +45,10 @@ class BundleInfo(BaseModel):
     published_at: AwareDatetime
     published_by: str
     signer_key_ids: list[str]
-    vouched_by: str | None = Field(description="The trusted key that verified it here; null when the "
-                                   "collector has no trusted keys configured")  # fmt: skip
+    vouched_by: str | None = Field(
+        description="The trusted key that verified it here; null when the "
+        "collector has no trusted keys configured"
+    )
     policy_count: int
     in_force_until: AwareDatetime | None = Field(
         default=None, description="When the next bundle was published; null for the one in force"
@@ -85,7 +87,7 @@ def _trusted_keys(ctx: deps.AppContext) -> list[PublicKey]:
     try:
         return [PublicKey.from_text(text) for text in ctx.settings.trusted_bundle_keys]
     except BundleError as exc:  # settings validate these at startup; kept for a clear message
-        raise ApiError(500, "internal_error", f"FLEETWARD_TRUSTED_BUNDLE_KEYS: {exc}") from exc
+        raise ApiError(500, ErrorCode.INTERNAL_ERROR, f"FLEETWARD_TRUSTED_BUNDLE_KEYS: {exc}") from exc
 
 
 @router.post(
@@ -104,7 +106,9 @@ def post_bundle(body: Bundle, ctx: Context, who: Admin, response: Response) -> B
             info = _info(published.row, note=published.note)
     except IntegrityError as exc:  # another admin published this version at the same moment
         raise ApiError(
-            409, "bundle_not_newer", f"bundle {body.version} was published concurrently; list the bundles"
+            409,
+            ErrorCode.BUNDLE_NOT_NEWER,
+            f"bundle {body.version} was published concurrently; list the bundles",
         ) from exc
     if published.already:
         response.status_code = 200
@@ -136,7 +140,7 @@ def get_bundle(
         if row is None:
             raise ApiError(
                 404,
-                "no_bundle",
+                ErrorCode.NO_BUNDLE,
                 "no policy bundle has been published yet; agents keep the catalogue they were installed with",
             )
         etag, document = f'"{row.digest}"', row.document

@@ -17,6 +17,7 @@ from collector.store.credentials import Hasher, Principal, Role, resolve_bearer
 from collector.store.engine import Database
 from collector.store.policies import PolicyRegistry
 from fleetward.clock import Clock
+from fleetward.wire import ErrorCode
 
 
 class PrincipalCache:
@@ -75,7 +76,7 @@ def _authenticate(
     if credentials is None or not credentials.credentials:
         raise ApiError(
             401,
-            "unauthenticated",
+            ErrorCode.UNAUTHENTICATED,
             "send `Authorization: Bearer <token>` (a device key, or an API token for people)",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -90,12 +91,15 @@ def _authenticate(
         if device:
             raise ApiError(
                 401,
-                "device_key_invalid",
+                ErrorCode.DEVICE_KEY_INVALID,
                 "the device key is unknown or revoked; enroll again with the enroll secret",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         raise ApiError(
-            401, "unauthenticated", "the token is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
+            401,
+            ErrorCode.UNAUTHENTICATED,
+            "the token is unknown or revoked",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = principal
     return principal
@@ -110,7 +114,7 @@ def device_principal(
     if principal.role is not Role.DEVICE:
         raise ApiError(
             403,
-            "forbidden",
+            ErrorCode.FORBIDDEN,
             f"only a device key can write reports; this {principal.role.value} token is "
             f"{'read-only' if principal.role is Role.AUDITOR else 'not a device'}",
         )
@@ -125,7 +129,9 @@ def reader(
     principal = _authenticate(request, ctx, credentials, device=False)
     if not principal.can_read():
         raise ApiError(
-            403, "forbidden", "this endpoint needs an auditor or admin token; a device key cannot read"
+            403,
+            ErrorCode.FORBIDDEN,
+            "this endpoint needs an auditor or admin token; a device key cannot read",
         )
     return principal
 
@@ -138,7 +144,9 @@ def admin(
     principal = _authenticate(request, ctx, credentials, device=False)
     if principal.role is not Role.ADMIN:
         raise ApiError(
-            403, "forbidden", f"this endpoint needs an admin token; yours has role {principal.role.value}"
+            403,
+            ErrorCode.FORBIDDEN,
+            f"this endpoint needs an admin token; yours has role {principal.role.value}",
         )
     return principal
 

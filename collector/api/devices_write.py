@@ -13,7 +13,7 @@ from collector.errors import ApiError
 from collector.observability import logger
 from collector.store.enrollment import enroll
 from collector.store.ingest import IngestOutcome, ingest_report
-from fleetward.wire import EnrollRequest, EnrollResponse, ErrorBody, Report, ReportAck
+from fleetward.wire import EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, Report, ReportAck
 
 router = APIRouter(prefix="/v1", tags=["devices"])
 
@@ -38,7 +38,9 @@ def post_enroll(body: EnrollRequest, ctx: Context) -> EnrollResponse:
             break
         except IntegrityError as exc:  # the same hardware enrolling twice at once
             if attempt:
-                raise ApiError(409, "conflict", "this device is enrolling concurrently; retry") from exc
+                raise ApiError(
+                    409, ErrorCode.CONFLICT, "this device is enrolling concurrently; retry"
+                ) from exc
     if enrolled.reenrolled:
         ctx.principals.forget_all()  # the device's previous key was just revoked
     ctx.metrics.enrollments.labels(reenrolled=str(enrolled.reenrolled).lower()).inc()
@@ -80,7 +82,9 @@ def post_report(body: Report, ctx: Context, device: DevicePrincipal) -> ReportAc
             break
         except IntegrityError as exc:  # the same report id delivered twice at once: the retry sees it
             if attempt:
-                raise ApiError(409, "conflict", "this report is being ingested concurrently; retry") from exc
+                raise ApiError(
+                    409, ErrorCode.CONFLICT, "this report is being ingested concurrently; retry"
+                ) from exc
     assert outcome is not None
     ctx.registry.remember(set(outcome.registered))
     if outcome.duplicate:
@@ -96,14 +100,14 @@ def _check(report: Report, ctx: Context) -> None:
     if repeated:
         raise ApiError(
             422,
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             f"the report lists policy {repeated[0]!r} more than once; send one result per policy",
             {"policy_ids": repeated},
         )
     if report.observed_at < EARLIEST:
         raise ApiError(
             422,
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             f"observed_at is before {EARLIEST.year}; check the device's clock (NTP)",
             {"observed_at": report.observed_at.isoformat()},
         )
@@ -111,7 +115,7 @@ def _check(report: Report, ctx: Context) -> None:
     if report.observed_at > latest:
         raise ApiError(
             422,
-            "invalid_request",
+            ErrorCode.INVALID_REQUEST,
             "observed_at is in the future by the collector's clock; check the device's clock (NTP)",
             {"observed_at": report.observed_at.isoformat(), "collector_now": ctx.clock.now().isoformat()},
         )

@@ -14,13 +14,12 @@ from sqlalchemy import select
 
 from collector.api.deps import Context, Reader
 from collector.api.schemas import (
-    AuditStatusName,
     DeviceHistory,
     DeviceInfo,
     DevicePage,
+    FleetPair,
     FleetState,
     Instant,
-    PairState,
     PlatformCounts,
     PolicyCounts,
     PolicyInfo,
@@ -29,12 +28,12 @@ from collector.api.schemas import (
 )
 from collector.api.views import waiver_info
 from collector.domain.state import AuditStatus
-from collector.errors import ApiError, NotFoundError
+from collector.errors import ApiError, NotFound
 from collector.store.fleet_state import StateFilter, fleet_counts, fleet_pairs
 from collector.store.models import Device, Policy, PolicyVersion, StatusRun
 from collector.store.waivers import list_waivers
 from fleetward.policy.model import Platform
-from fleetward.wire import ErrorBody
+from fleetward.wire import ErrorBody, ErrorCode
 
 router = APIRouter(prefix="/v1", tags=["fleet"])
 _ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorBody} for code in (401, 403, 404, 422)}
@@ -53,9 +52,11 @@ def _decode(cursor: str, size: int) -> tuple[str, ...]:
     try:
         parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(422, "invalid_request", "cursor is not one this API issued; start without it") from exc
+        raise ApiError(
+            422, ErrorCode.INVALID_REQUEST, "cursor is not one this API issued; start without it"
+        ) from exc
     if not isinstance(parts, list) or len(parts) != size or not all(isinstance(p, str) for p in parts):
-        raise ApiError(422, "invalid_request", "cursor is not one this API issued; start without it")
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, "cursor is not one this API issued; start without it")
     return tuple(parts)
 
 
@@ -78,7 +79,7 @@ def get_fleet_state(
     platform: Platform | None = None,
     practice: PracticeFilter = None,
     status: Annotated[
-        AuditStatusName | None, Query(description="Only pairs with this status (list only)")
+        AuditStatus | None, Query(description="Only pairs with this status (list only)")
     ] = None,
     cursor: Cursor = None,
     limit: Limit = 100,
@@ -108,7 +109,7 @@ def get_fleet_state(
         per_policy.setdefault(policy_id, Counter())[state] += n
         per_platform.setdefault(plat, Counter())[state] += n
     pairs = [
-        PairState(
+        FleetPair(
             device_id=r.device_id,
             hostname=r.hostname,
             platform=r.platform,
@@ -198,7 +199,7 @@ def get_device_history(
     with ctx.db.read() as session:
         device = session.get(Device, device_id)
         if device is None:
-            raise NotFoundError("device", device_id)
+            raise NotFound("device", device_id)
         query = select(StatusRun).where(StatusRun.device_id == device_id)
         if policy is not None:
             query = query.where(StatusRun.policy_id == policy)

@@ -17,13 +17,14 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.errors import ApiError
+from fleetward.wire import ErrorCode
 
 
 class _TooLarge(Exception):
     pass
 
 
-def _error_bytes(code: str, message: str, detail: object) -> bytes:
+def _error_bytes(code: ErrorCode, message: str, detail: object) -> bytes:
     return json.dumps({"code": code, "message": message, "detail": detail}).encode()
 
 
@@ -42,7 +43,7 @@ class BodyLimitMiddleware:
             try:
                 too_large = int(declared) > self.max_bytes
             except ValueError:
-                await _reply(send, 400, "invalid_request", "Content-Length is not a number", None)
+                await _reply(send, 400, ErrorCode.INVALID_REQUEST, "Content-Length is not a number", None)
                 return
             if too_large:
                 await self._refuse(send)
@@ -81,13 +82,13 @@ class BodyLimitMiddleware:
         await _reply(
             send,
             413,
-            "payload_too_large",
+            ErrorCode.PAYLOAD_TOO_LARGE,
             f"the request body is larger than the limit of {self.max_bytes} bytes; send fewer results per report",
             {"max_bytes": self.max_bytes},
         )
 
 
-async def _reply(send: Send, status: int, code: str, message: str, detail: Any) -> None:
+async def _reply(send: Send, status: int, code: ErrorCode, message: str, detail: Any) -> None:
     body = _error_bytes(code, message, detail)
     await send(
         {
@@ -128,7 +129,7 @@ class RateLimiter:
                 wait = (1.0 - bucket.tokens) / self.rate
                 raise ApiError(
                     429,
-                    "rate_limited",
+                    ErrorCode.RATE_LIMITED,
                     f"too many requests from this device; retry in {wait:.0f} s",
                     {"retry_after_seconds": round(wait, 1)},
                     headers={"Retry-After": str(max(1, round(wait)))},

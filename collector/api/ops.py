@@ -11,7 +11,7 @@ from collector.api.deps import Context
 from collector.api.schemas import Health, Readiness
 from collector.errors import ApiError, MigrationError
 from collector.store.migrate import ensure_at_head, head_revision
-from fleetward.wire import ErrorBody
+from fleetward.wire import ErrorBody, ErrorCode
 
 router = APIRouter(tags=["operations"])
 
@@ -30,9 +30,11 @@ def readyz(ctx: Context) -> Readiness:
             conn.execute(text("SELECT 1"))
         ensure_at_head(ctx.db.engine)
     except MigrationError as exc:
-        raise ApiError(503, "not_ready", str(exc)) from exc
+        raise ApiError(503, ErrorCode.NOT_READY, str(exc)) from exc
     except SQLAlchemyError as exc:
-        raise ApiError(503, "not_ready", f"the database is not reachable: {type(exc).__name__}") from exc
+        raise ApiError(
+            503, ErrorCode.NOT_READY, f"the database is not reachable: {type(exc).__name__}"
+        ) from exc
     return Readiness(status="ready", schema_revision=head_revision())
 
 

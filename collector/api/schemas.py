@@ -9,6 +9,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from fleetward.policy.model import Platform
 from fleetward.policy.verdict import Status
+from fleetward.status import AuditStatus
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
@@ -23,7 +24,6 @@ def _in_range(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Practice = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
-AuditStatusName = Literal["pass", "in_grace", "fail", "error", "waived", "not_applicable", "stale"]
 
 
 class _Body(BaseModel):
@@ -109,7 +109,7 @@ class WaiverInfo(_Body):
 class StatusCounts(_Body):
     total: int
     compliant: int = Field(description="pass + not_applicable + waived + in_grace")
-    by_status: dict[AuditStatusName, int]
+    by_status: dict[AuditStatus, int]
 
 
 class PolicyCounts(StatusCounts):
@@ -120,13 +120,15 @@ class PlatformCounts(StatusCounts):
     platform: str
 
 
-class PairState(_Body):
+class FleetPair(_Body):
+    """One (device, policy) pair of the fleet state, as the API lists it (`collector.domain.state.PairState` is its status)."""
+
     device_id: str
     hostname: str
     platform: str
     practice: str | None
     policy_id: str
-    status: AuditStatusName
+    status: AuditStatus
     observed: Status | None = Field(description="What the agent last reported (None: never reported)")
     policy_version: str | None
     since: datetime | None = Field(description="Start of the current run (the last transition)")
@@ -141,7 +143,7 @@ class FleetState(_Body):
     totals: StatusCounts
     by_policy: list[PolicyCounts]
     by_platform: list[PlatformCounts]
-    pairs: list[PairState]
+    pairs: list[FleetPair]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 

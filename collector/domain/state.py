@@ -1,11 +1,6 @@
 """Point-in-time status of a (device, policy) pair, as an auditor sees it.
 
-Order of precedence at instant T:
-1. no observation within the validity period before T         -> stale (a silent device is not compliant)
-2. not_applicable / pass as observed                          -> not_applicable / pass
-3. fail, error, in grace, with an active waiver at T          -> waived
-4. fail for less than the policy's grace                       -> in_grace
-5. otherwise the observed status                              -> fail / error
+The precedence of the statuses is defined once, in `fleetward.status`.
 
 Failing-since is the start of the unbroken stretch of non-compliant runs (fail or error, any
 policy version) that contains T; days out of compliance count from there to T.
@@ -16,43 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from collector.domain.runs import Run, run_at
 from fleetward.policy.verdict import Status
+from fleetward.status import SEVERITY_ORDER, AuditStatus
+
+__all__ = [
+    "DEFAULT_VALIDITY",
+    "SEVERITY_ORDER",
+    "AuditStatus",
+    "PairState",
+    "Waiver",
+    "active_waiver",
+    "failing_starts",
+    "pair_state_at",
+    "worst",
+]
 
 DEFAULT_VALIDITY = timedelta(days=30)  # Intune's default compliance check-in validity
 
-
-class AuditStatus(StrEnum):
-    PASS = "pass"
-    NOT_APPLICABLE = "not_applicable"
-    WAIVED = "waived"
-    IN_GRACE = "in_grace"
-    FAIL = "fail"
-    ERROR = "error"
-    STALE = "stale"
-
-    @property
-    def compliant(self) -> bool:
-        return self in (
-            AuditStatus.PASS,
-            AuditStatus.NOT_APPLICABLE,
-            AuditStatus.WAIVED,
-            AuditStatus.IN_GRACE,
-        )
-
-
-# Worst first: a device's overall status is the worst of its pairs.
-SEVERITY_ORDER = (
-    AuditStatus.FAIL,
-    AuditStatus.ERROR,
-    AuditStatus.STALE,
-    AuditStatus.IN_GRACE,
-    AuditStatus.WAIVED,
-    AuditStatus.PASS,
-    AuditStatus.NOT_APPLICABLE,
-)
 
 _NON_COMPLIANT = (Status.FAIL, Status.ERROR)
 

@@ -19,7 +19,7 @@ from collector.domain.fleet import FleetHistory
 from collector.errors import ApiError
 from collector.reports.errors import ReportInputError
 from collector.reports.history_io import history_to_json
-from fleetward.wire import ErrorBody
+from fleetward.wire import ErrorBody, ErrorCode
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Format = Literal["json", "csv", "html", "pdf"]
@@ -46,17 +46,21 @@ def generate(
     from collector.reports.sources import describe_database
 
     if (start is None) != (end is None):
-        raise ApiError(422, "invalid_request", "give both `from` and `to` for a period report")
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, "give both `from` and `to` for a period report")
     now = ctx.clock.now()
     period = (start, end) if start is not None and end is not None else None
     try:
         report = build_report(
-            load_fleet_history(ctx), at=None if period else (at or now), period=period, framework=framework,
-            generated_at=now, source=describe_database(ctx.settings.database_url_value()),
-        )  # fmt: skip
+            load_fleet_history(ctx),
+            at=None if period else (at or now),
+            period=period,
+            framework=framework,
+            generated_at=now,
+            source=describe_database(ctx.settings.database_url_value()),
+        )
         renderer = renderer_for(fmt)
     except ReportInputError as exc:
-        raise ApiError(422, "invalid_request", str(exc)) from exc
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
     stamp = report.scope.at.strftime("%Y%m%dT%H%M%SZ")
     return renderer.render(report), renderer.media_type, f"fleetward-compliance-{stamp}.{renderer.extension}"
 

@@ -27,7 +27,7 @@ from collector.reports.model import (
     Rate,
     Scope,
     StaleDeviceView,
-    StatusCounts,
+    StatusTally,
     Summary,
     TrendPoint,
     WaiverView,
@@ -113,22 +113,30 @@ def _scope(
         if start >= end:
             raise ReportInputError(f"the period must start before it ends (--from {start} --to {end})")
         return Scope(
-            kind="period", at=end, period_start=start, trend_start=start, framework=framework,
+            kind="period",
+            at=end,
+            period_start=start,
+            trend_start=start,
+            framework=framework,
             validity=history.validity,
-        )  # fmt: skip
+        )
     assert at is not None
     instant = at.astimezone(UTC)
     return Scope(
-        kind="instant", at=instant, period_start=None, framework=framework, validity=history.validity,
+        kind="instant",
+        at=instant,
+        period_start=None,
+        framework=framework,
+        validity=history.validity,
         trend_start=instant - TREND_DAYS_FOR_INSTANT * _DAY,
-    )  # fmt: skip
+    )
 
 
 def _counts() -> dict[AuditStatus, int]:
     return dict.fromkeys(AuditStatus, 0)
 
 
-def _rate(counts: StatusCounts) -> Rate:
+def _rate(counts: StatusTally) -> Rate:
     """Compliant pairs among the pairs a policy applies to: a policy that cannot apply to a device
     is neither evidence of compliance nor of its absence, so not_applicable stays out of both."""
     applicable = {s: n for s, n in counts.items() if s is not AuditStatus.NOT_APPLICABLE}
@@ -191,17 +199,35 @@ class _Tally:
         stale = last_seen is None or at - last_seen > self.scope.validity
         if stale:
             silent = None if last_seen is None else _days(at - last_seen)
-            self.stale.append(StaleDeviceView(
-                device_id=device.device_id, hostname=device.hostname, last_seen=last_seen, days_silent=silent,
-            ))  # fmt: skip
-        self.devices.append(trusted(DeviceView, {
-            "device_id": device.device_id, "hostname": device.hostname, "platform": device.platform,
-            "practice": device.practice, "os_name": device.os_name, "os_version": device.os_version,
-            "hardware_serial": device.hardware_serial, "enrolled_at": device.enrolled_at,
-            "last_enrolled_at": device.last_enrolled_at, "last_seen": last_seen,
-            "status": worst([p.state.status for p in pairs]), "compliant": compliant, "stale": stale,
-            "status_counts": counts,
-        }))  # fmt: skip
+            self.stale.append(
+                StaleDeviceView(
+                    device_id=device.device_id,
+                    hostname=device.hostname,
+                    last_seen=last_seen,
+                    days_silent=silent,
+                )
+            )
+        self.devices.append(
+            trusted(
+                DeviceView,
+                {
+                    "device_id": device.device_id,
+                    "hostname": device.hostname,
+                    "platform": device.platform,
+                    "practice": device.practice,
+                    "os_name": device.os_name,
+                    "os_version": device.os_version,
+                    "hardware_serial": device.hardware_serial,
+                    "enrolled_at": device.enrolled_at,
+                    "last_enrolled_at": device.last_enrolled_at,
+                    "last_seen": last_seen,
+                    "status": worst([p.state.status for p in pairs]),
+                    "compliant": compliant,
+                    "stale": stale,
+                    "status_counts": counts,
+                },
+            )
+        )
 
     def _sample(self, pair: Pair) -> None:
         grace = pair.policy.grace
@@ -214,11 +240,14 @@ class _Tally:
             if state.status is AuditStatus.FAIL and state.failing_since is not None:
                 last = self.instants[stop - 1]
                 breaches[state.failing_since] = BreachView(
-                    device_id=pair.device.device_id, policy_id=pair.policy.id, grace=grace,
-                    failing_since=state.failing_since, breached_at=state.failing_since + grace,
+                    device_id=pair.device.device_id,
+                    policy_id=pair.policy.id,
+                    grace=grace,
+                    failing_since=state.failing_since,
+                    breached_at=state.failing_since + grace,
                     days_beyond_grace=_days(last - state.failing_since - grace),
                     ongoing=stop == len(self.instants),
-                )  # fmt: skip
+                )
         self.breaches.extend(breaches.values())
 
     def summary(self, *, active_waivers: int) -> Summary:
@@ -237,12 +266,19 @@ class _Tally:
     def policy_view(self, policy: PolicyRecord) -> PolicyView:
         counts = self.by_policy.get(policy.id, _counts())
         return PolicyView(
-            id=policy.id, title=policy.title, severity=policy.severity, platforms=sorted(policy.platforms),
-            grace=policy.grace, version=policy.version, baseline=policy.baseline,
+            id=policy.id,
+            title=policy.title,
+            severity=policy.severity,
+            platforms=sorted(policy.platforms),
+            grace=policy.grace,
+            version=policy.version,
+            baseline=policy.baseline,
             frameworks={k: sorted(v) for k, v in sorted(policy.frameworks.items())},
-            remediation=policy.remediation, pairs=_rate(counts), status_counts=counts,
+            remediation=policy.remediation,
+            pairs=_rate(counts),
+            status_counts=counts,
             pairs_on_other_versions=self.other_versions.get(policy.id, 0),
-        )  # fmt: skip
+        )
 
     def platform_rollups(self) -> list[PlatformRollup]:
         return [
@@ -270,16 +306,26 @@ def _pair_view(pair: Pair) -> PairView:
     state = pair.state
     keep_evidence = state.observed in _EVIDENCE_KEPT_FOR
     days = state.days_out_of_compliance
-    return trusted(PairView, {
-        "device_id": pair.device.device_id, "policy_id": pair.policy.id, "status": state.status,
-        "observed": None if state.observed is None else state.observed.value, "since": state.since,
-        "last_seen": state.last_seen, "failing_since": state.failing_since,
-        "days_out_of_compliance": None if days is None else round(days, 2),
-        "policy_version": state.policy_version, "current_version": state.policy_version == pair.policy.version,
-        "waiver_id": state.waiver.id if state.waiver is not None and state.status is AuditStatus.WAIVED else None,
-        "evidence": [dict(row) for row in state.evidence] if keep_evidence else [],
-        "error": state.error if keep_evidence else None,
-    })  # fmt: skip
+    return trusted(
+        PairView,
+        {
+            "device_id": pair.device.device_id,
+            "policy_id": pair.policy.id,
+            "status": state.status,
+            "observed": None if state.observed is None else state.observed.value,
+            "since": state.since,
+            "last_seen": state.last_seen,
+            "failing_since": state.failing_since,
+            "days_out_of_compliance": None if days is None else round(days, 2),
+            "policy_version": state.policy_version,
+            "current_version": state.policy_version == pair.policy.version,
+            "waiver_id": state.waiver.id
+            if state.waiver is not None and state.status is AuditStatus.WAIVED
+            else None,
+            "evidence": [dict(row) for row in state.evidence] if keep_evidence else [],
+            "error": state.error if keep_evidence else None,
+        },
+    )
 
 
 def _waivers(
@@ -301,13 +347,23 @@ def _waivers(
             state = "expired"
         else:
             state = "active"
-        views.append(WaiverView(
-            id=waiver.id, policy_id=waiver.policy_id, device_id=waiver.device_id, practice=waiver.practice,
-            justification=waiver.justification, owner=waiver.owner, granted_by=waiver.granted_by,
-            granted_at=waiver.granted_at, expires_at=waiver.expires_at, revoked_at=waiver.revoked_at,
-            state=state, ended_in_window=scope.trend_start < ended <= scope.at,
-            pairs_waived=waived.get(waiver.id, 0),
-        ))  # fmt: skip
+        views.append(
+            WaiverView(
+                id=waiver.id,
+                policy_id=waiver.policy_id,
+                device_id=waiver.device_id,
+                practice=waiver.practice,
+                justification=waiver.justification,
+                owner=waiver.owner,
+                granted_by=waiver.granted_by,
+                granted_at=waiver.granted_at,
+                expires_at=waiver.expires_at,
+                revoked_at=waiver.revoked_at,
+                state=state,
+                ended_in_window=scope.trend_start < ended <= scope.at,
+                pairs_waived=waived.get(waiver.id, 0),
+            )
+        )
     return sorted(views, key=lambda w: (w.expires_at, w.id))
 
 

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="Compliance reports for auditors (HTML, CSV, JSON, PDF) and `verify` for a report's digest.",
+    help="Compliance reports for auditors.",
     add_completion=False,
 )
 
@@ -38,24 +38,53 @@ def _instant(value: str | None, option: str) -> datetime | None:
 @app.callback(invoke_without_command=True)
 def report(
     ctx: typer.Context,
-    database_url: Annotated[str | None, typer.Option(
-        "--database-url", envvar="FLEETWARD_DATABASE_URL", show_envvar=True,
-        help="Read the collector's database directly (sqlite:///path.db, postgresql+psycopg://...).")] = None,
-    collector: Annotated[str | None, typer.Option(
-        "--collector", help="Read from a running collector over HTTP(S) instead (its base URL).")] = None,
-    token: Annotated[str | None, typer.Option(
-        "--token", envvar="FLEETWARD_TOKEN", show_envvar=True,
-        help="Auditor or admin API token for --collector (prefer the environment variable).")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="FLEETWARD_DATABASE_URL",
+            show_envvar=True,
+            help="Read the collector's database directly (sqlite:///path.db, postgresql+psycopg://...).",
+        ),
+    ] = None,
+    collector: Annotated[
+        str | None,
+        typer.Option(
+            "--collector", help="Read from a running collector over HTTP(S) instead (its base URL)."
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="FLEETWARD_TOKEN",
+            show_envvar=True,
+            help="Auditor or admin API token for --collector (prefer the environment variable).",
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="html, csv, json or pdf.")] = "html",
-    at: Annotated[str | None, typer.Option("--at", help="Report the state at this instant (ISO 8601); default now.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Report the state at this instant (ISO 8601); default now.")
+    ] = None,
     start: Annotated[str | None, typer.Option("--from", help="Period start (ISO 8601); needs --to.")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Period end (ISO 8601); the state is taken there.")] = None,
-    framework: Annotated[str | None, typer.Option("--framework", help="Only policies mapped to this framework id.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
-    generated_at: Annotated[str | None, typer.Option(
-        "--generated-at", help="Stamp the report with this instant instead of now: regenerate a copy to "
-        "compare digests with (see docs/auditors.md).")] = None,
-) -> None:  # fmt: skip
+    end: Annotated[
+        str | None, typer.Option("--to", help="Period end (ISO 8601); the state is taken there.")
+    ] = None,
+    framework: Annotated[
+        str | None, typer.Option("--framework", help="Only policies mapped to this framework id.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")
+    ] = None,
+    generated_at: Annotated[
+        str | None,
+        typer.Option(
+            "--generated-at",
+            help="Stamp the report with this instant instead of now: regenerate a copy to "
+            "compare digests with (see docs/auditors.md).",
+        ),
+    ] = None,
+) -> None:
     """Generate a compliance report (run `fleetward report verify FILE` to check one)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -74,9 +103,17 @@ def report(
 
 
 def _generate(
-    database_url: str | None, collector: str | None, token: str | None, fmt: str, at: str | None,
-    start: str | None, end: str | None, framework: str | None, generated_at: str | None, out: Path | None,
-) -> bytes:  # fmt: skip
+    database_url: str | None,
+    collector: str | None,
+    token: str | None,
+    fmt: str,
+    at: str | None,
+    start: str | None,
+    end: str | None,
+    framework: str | None,
+    generated_at: str | None,
+    out: Path | None,
+) -> bytes:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -95,7 +132,7 @@ def _generate(
         describe_database,
         history_from_collector,
         history_from_database,
-    )  # fmt: skip
+    )
     from fleetward.clock import SystemClock
 
     if fmt not in _FORMATS:
@@ -135,10 +172,14 @@ def _generate(
         progress.remove_task(loading)
         building = progress.add_task("building the report (devices)", total=max(len(history.devices), 1))
         report = build_report(
-            history, at=None if begin else (instant or now), period=(begin, finish) if begin and finish else None,
-            framework=framework, generated_at=now, source=source,
+            history,
+            at=None if begin else (instant or now),
+            period=(begin, finish) if begin and finish else None,
+            framework=framework,
+            generated_at=now,
+            source=source,
             progress=lambda done, total: progress.update(building, completed=done, total=total),
-        )  # fmt: skip
+        )
         progress.add_task(f"rendering {fmt}", total=None)
         data = renderer.render(report)
     if out is not None:
@@ -149,11 +190,22 @@ def _generate(
 
 @app.command()
 def verify(
-    file: Annotated[Path, typer.Argument(help="A report in any format (json, csv, html, pdf).", exists=True,
-                                         dir_okay=False, readable=True)],
-    against: Annotated[Path | None, typer.Option("--against", help="The JSON report to check a CSV, HTML or PDF "
-                                                  "copy against.", exists=True, dir_okay=False)] = None,
-) -> None:  # fmt: skip
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A report in any format (json, csv, html, pdf).", exists=True, dir_okay=False, readable=True
+        ),
+    ],
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="The JSON report to check a CSV, HTML or PDF copy against.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
     """Check a report: recompute its digest (JSON) or seal, optionally against the JSON report."""
     from collector.reports.verify import verify_bytes
 

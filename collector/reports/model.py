@@ -24,7 +24,7 @@ SCHEMA_ID = "fleetward.compliance-report/v1"
 TREND_DAYS_FOR_INSTANT = 30  # an instant report still shows how the fleet got there
 
 Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
-StatusCounts = dict[AuditStatus, int]
+StatusTally = dict[AuditStatus, int]
 
 
 class _Frozen(BaseModel):
@@ -73,7 +73,7 @@ class Summary(_Frozen):
     devices: int
     pairs: Rate = Field(description="Compliant pairs of all pairs.")
     devices_compliant: Rate = Field(description="Devices whose every pair is compliant, of all devices.")
-    status_counts: StatusCounts
+    status_counts: StatusTally
     stale_devices: int
     breaches: int
     ongoing_breaches: int
@@ -93,7 +93,7 @@ class PolicyView(_Frozen):
     frameworks: dict[str, list[str]]
     remediation: str
     pairs: Rate
-    status_counts: StatusCounts
+    status_counts: StatusTally
     pairs_on_other_versions: int = Field(
         description="Pairs whose latest result was for a different policy version than the one in force."
     )
@@ -103,7 +103,7 @@ class PlatformRollup(_Frozen):
     platform: Platform
     devices: Rate
     pairs: Rate
-    status_counts: StatusCounts
+    status_counts: StatusTally
 
 
 class ControlRollup(_Frozen):
@@ -131,7 +131,7 @@ class DeviceView(_Frozen):
     status: AuditStatus | None = Field(description="Worst status of the device's pairs.")
     compliant: bool
     stale: bool
-    status_counts: StatusCounts
+    status_counts: StatusTally
 
 
 class PairView(_Frozen):
@@ -200,7 +200,7 @@ class TrendPoint(_Frozen):
     day: date
     at: datetime
     pairs: Rate
-    status_counts: StatusCounts
+    status_counts: StatusTally
 
 
 class ComplianceReport(_Frozen):

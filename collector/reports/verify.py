@@ -63,8 +63,13 @@ def verify_bytes(data: bytes, against: bytes | None = None) -> Verification:
         result.add("seal", False, "no fleetward seal found: this is not a fleetward report, or it was edited")
     else:
         written, actual = sealed
-        result.add("seal", written == actual, "the file is byte for byte as generated" if written == actual
-                   else f"the file was changed after generation (seal {written[:12]}…, bytes give {actual[:12]}…)")  # fmt: skip
+        result.add(
+            "seal",
+            written == actual,
+            "the file is byte for byte as generated"
+            if written == actual
+            else f"the file was changed after generation (seal {written[:12]}…, bytes give {actual[:12]}…)",
+        )
     digests = {m.group(1).decode() for m in _DIGEST_IN_FILE.finditer(data)}
     if len(digests) == 1:
         result.report_digest = digests.pop()
@@ -92,19 +97,29 @@ def _verify_json(data: bytes) -> Verification:
         recomputed == document["digest"],
         f"content gives {recomputed}, file states {document['digest']}",
     )
-    result.add("canonical form", canonical_bytes(document) == data,
-               "the bytes are the canonical JSON of the content" if canonical_bytes(document) == data
-               else "the content matches but the bytes are not canonical (reformatted or re-encoded)")  # fmt: skip
+    result.add(
+        "canonical form",
+        canonical_bytes(document) == data,
+        "the bytes are the canonical JSON of the content"
+        if canonical_bytes(document) == data
+        else "the content matches but the bytes are not canonical (reformatted or re-encoded)",
+    )
     return result
 
 
 def _verify_against(result: Verification, data: bytes, fmt: str, against: bytes) -> None:
     source = _verify_json(against)
-    if not result.add("JSON report", source.ok, "the JSON report verifies" if source.ok
-                      else "; ".join(c.detail for c in source.checks if not c.ok)):  # fmt: skip
+    if not result.add(
+        "JSON report",
+        source.ok,
+        "the JSON report verifies" if source.ok else "; ".join(c.detail for c in source.checks if not c.ok),
+    ):
         return
-    result.add("same report", source.report_digest == result.report_digest,
-               f"JSON report {source.report_digest}, this file {result.report_digest}")  # fmt: skip
+    result.add(
+        "same report",
+        source.report_digest == result.report_digest,
+        f"JSON report {source.report_digest}, this file {result.report_digest}",
+    )
     try:
         report = ComplianceReport.model_validate_json(against)
     except ValidationError as exc:
@@ -118,5 +133,10 @@ def _verify_against(result: Verification, data: bytes, fmt: str, against: bytes)
     from collector.reports.render import renderer_for
 
     again = renderer_for(fmt).render(report)
-    result.add("content", again == data, f"rendering the JSON report as {fmt} gives this file byte for byte"
-               if again == data else f"rendering the JSON report as {fmt} gives different bytes")  # fmt: skip
+    result.add(
+        "content",
+        again == data,
+        f"rendering the JSON report as {fmt} gives this file byte for byte"
+        if again == data
+        else f"rendering the JSON report as {fmt} gives different bytes",
+    )

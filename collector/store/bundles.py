@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.domain.fleet import BundleRecord
-from collector.errors import ApiError
+from collector.errors import Conflict, Invalid
 from collector.store.models import Base
 from collector.store.policies import register_catalogue
 from collector.store.types import JSONDocument, UTCDateTime
@@ -27,6 +27,7 @@ from fleetward.bundle.files import catalogue_from_files, content_files
 from fleetward.bundle.keys import PublicKey
 from fleetward.errors import PolicyError
 from fleetward.policy.catalogue import Catalogue
+from fleetward.wire import ErrorCode
 
 NOT_VOUCHED = (
     "this collector has no trusted bundle keys configured (FLEETWARD_TRUSTED_BUNDLE_KEYS), so it "
@@ -60,32 +61,30 @@ class Published:
 
 def check_publishable(bundle: Bundle, trusted: Sequence[PublicKey]) -> tuple[Catalogue, str | None]:
     """What a bundle must be before it is stored; returns its catalogue and the vouching key id.
-    Raises ApiError 422 with a stable code naming what is wrong."""
+    Raises Invalid with a stable code naming what is wrong."""
     try:
         check_content_digest(bundle)
     except BundleDigestError as exc:
-        raise ApiError(422, "bundle_digest_mismatch", str(exc)) from exc
+        raise Invalid(str(exc), code=ErrorCode.BUNDLE_DIGEST_MISMATCH) from exc
     if not bundle.signatures:
-        raise ApiError(
-            422,
-            "bundle_unsigned",
+        raise Invalid(
             f"bundle {bundle.version} is not signed; sign it with `fleetward policies bundle sign --key KEY` "
             "on the machine that holds the platform team's key",
+            code=ErrorCode.BUNDLE_UNSIGNED,
         )
     vouched_by: str | None = None
     if trusted:
         try:
             vouched_by = verify_bundle(bundle, trusted).key_id
         except BundleSignatureError as exc:
-            raise ApiError(422, "bundle_signature_invalid", str(exc)) from exc
+            raise Invalid(str(exc), code=ErrorCode.BUNDLE_SIGNATURE_INVALID) from exc
     try:
         catalogue = catalogue_from_files(content_files(bundle.content))
     except (BundleError, PolicyError) as exc:
-        raise ApiError(
-            422,
-            "bundle_invalid",
+        raise Invalid(
             f"bundle {bundle.version} does not carry a catalogue that loads: {exc}; run "
             "`fleetward policies lint` and build it again",
+            code=ErrorCode.BUNDLE_INVALID,
         ) from exc
     return catalogue, vouched_by
 
@@ -101,13 +100,12 @@ def publish_bundle(
         return Published(existing, already=True, note="this bundle was already published; nothing changed")
     newest = newest_bundle(session)
     if newest is not None and bundle.version <= newest.version:
-        raise ApiError(
-            409,
-            "bundle_not_newer",
+        raise Conflict(
             f"bundle {bundle.version} is not newer than bundle {newest.version} published at "
             f"{newest.published_at.isoformat()}; agents never move back. Build it again with a higher "
             "--version",
-            {"newest_version": newest.version},
+            code=ErrorCode.BUNDLE_NOT_NEWER,
+            detail={"newest_version": newest.version},
         )
     row = PolicyBundle(
         version=bundle.version,

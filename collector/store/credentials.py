@@ -18,8 +18,9 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.errors import ApiError, NotFoundError
+from collector.errors import Invalid, NotFound, Unauthorized
 from collector.store.models import ApiToken, DeviceKey, EnrollSecret
+from fleetward.wire import ErrorCode
 
 TOKEN_PREFIX = "fwt"
 DEVICE_KEY_PREFIX = "fwd"
@@ -81,11 +82,9 @@ def create_api_token(
     session: Session, hasher: Hasher, *, name: str, role: Role, now: datetime, created_by: str
 ) -> Issued:
     if role is Role.DEVICE:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise Invalid(
             "device credentials come from enrollment, not from tokens",
-            {"role": role.value, "hint": "use role auditor or admin"},
+            detail={"role": role.value, "hint": "use role auditor or admin"},
         )
     secret = new_credential(TOKEN_PREFIX)
     row = ApiToken(
@@ -126,7 +125,7 @@ def list_api_tokens(session: Session) -> list[ApiToken]:
 def revoke_api_token(session: Session, token_id: str, *, now: datetime, by: str) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFoundError("token", token_id)
+        raise NotFound("token", token_id)
     if row.revoked_at is None:
         row.revoked_at, row.revoked_by = now, by
     return row
@@ -146,11 +145,8 @@ def create_enroll_secret(
     created_by: str,
 ) -> Issued:
     if expires_at <= now:
-        raise ApiError(
-            422,
-            "invalid_request",
-            "an enroll secret must expire in the future",
-            {"expires_at": expires_at.isoformat()},
+        raise Invalid(
+            "an enroll secret must expire in the future", detail={"expires_at": expires_at.isoformat()}
         )
     secret = new_credential(ENROLL_SECRET_PREFIX)
     row = EnrollSecret(
@@ -174,7 +170,7 @@ def list_enroll_secrets(session: Session) -> list[EnrollSecret]:
 def revoke_enroll_secret(session: Session, secret_id: str, *, now: datetime, by: str) -> EnrollSecret:
     row = session.get(EnrollSecret, secret_id)
     if row is None:
-        raise NotFoundError("enroll secret", secret_id)
+        raise NotFound("enroll secret", secret_id)
     if row.revoked_at is None:
         row.revoked_at, row.revoked_by = now, by
     return row
@@ -183,14 +179,18 @@ def revoke_enroll_secret(session: Session, secret_id: str, *, now: datetime, by:
 def usable_enroll_secret(session: Session, hasher: Hasher, secret: str, now: datetime) -> EnrollSecret:
     row = session.scalar(select(EnrollSecret).where(EnrollSecret.digest == hasher.digest(secret)))
     if row is None or not hasher.matches(secret, row.digest):
-        raise ApiError(401, "enroll_secret_invalid", "the enroll secret is not known to this collector")
+        raise Unauthorized(
+            "the enroll secret is not known to this collector", code=ErrorCode.ENROLL_SECRET_INVALID
+        )
     if row.revoked_at is not None:
-        raise ApiError(
-            401, "enroll_secret_invalid", "the enroll secret was revoked; ask an administrator for a new one"
+        raise Unauthorized(
+            "the enroll secret was revoked; ask an administrator for a new one",
+            code=ErrorCode.ENROLL_SECRET_INVALID,
         )
     if row.expires_at <= now:
-        raise ApiError(
-            401, "enroll_secret_invalid", "the enroll secret has expired; ask an administrator for a new one"
+        raise Unauthorized(
+            "the enroll secret has expired; ask an administrator for a new one",
+            code=ErrorCode.ENROLL_SECRET_INVALID,
         )
     return row
 

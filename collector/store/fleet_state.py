@@ -38,6 +38,8 @@ from sqlalchemy.orm import Session, aliased
 
 from collector.store.models import Device, Policy, PolicyPlatform, StatusRun, Waiver
 from collector.store.types import UTCDateTime
+from fleetward.policy.verdict import Status
+from fleetward.status import OBSERVED_COMPLIANT, WAIVABLE, AuditStatus
 
 CountKey = tuple[str, str, str]  # (policy id, platform, status)
 
@@ -99,14 +101,17 @@ def _status(
         tuple_(device.practice, run.policy_id).in_(by_practice),
     )
     whens: list[tuple[ColumnElement[bool], ColumnElement[str] | str]] = [
-        (run.id.is_(None), "stale"),
-        (run.last_seen < _instant(at - validity), "stale"),
-        (run.status.in_(("pass", "not_applicable")), run.status),
+        (run.id.is_(None), AuditStatus.STALE.value),
+        (run.last_seen < _instant(at - validity), AuditStatus.STALE.value),
+        (run.status.in_([s.value for s in OBSERVED_COMPLIANT]), run.status),
     ]
     if with_waivers:
-        whens.append((waived, "waived"))
+        whens.append((waived, AuditStatus.WAIVED.value))
     whens.append(
-        (and_(run.status == "fail", run.failing_since > _grace_cutoff(session, at, run)), "in_grace")
+        (
+            and_(run.status == Status.FAIL.value, run.failing_since > _grace_cutoff(session, at, run)),
+            AuditStatus.IN_GRACE.value,
+        )
     )
     return case(*whens, else_=run.status).label("status")
 
@@ -165,7 +170,9 @@ def fleet_counts(
     # status) so PostgreSQL estimates a handful of groups and aggregates in parallel; stale and
     # in-grace pairs are counted with FILTER. No correlated subquery: waivers come after.
     stale = StatusRun.last_seen < _instant(at - validity)
-    in_grace = and_(~stale, StatusRun.status == "fail", StatusRun.failing_since > _grace_cutoff(session, at))
+    in_grace = and_(
+        ~stale, StatusRun.status == Status.FAIL.value, StatusRun.failing_since > _grace_cutoff(session, at)
+    )
     with_run = (
         select(
             StatusRun.policy_id,
@@ -188,8 +195,8 @@ def fleet_counts(
     counts: Counter[CountKey] = Counter()
     covered: Counter[tuple[str, str]] = Counter()
     for policy_id, platform, observed, total, n_stale, n_grace, n_applicable in session.execute(with_run):
-        counts[(policy_id, platform, "stale")] += n_stale
-        counts[(policy_id, platform, "in_grace")] += n_grace
+        counts[(policy_id, platform, AuditStatus.STALE)] += n_stale
+        counts[(policy_id, platform, AuditStatus.IN_GRACE)] += n_grace
         counts[(policy_id, platform, observed)] += total - n_stale - n_grace
         covered[(policy_id, platform)] += n_applicable
     applicable_pairs = (
@@ -202,10 +209,10 @@ def fleet_counts(
     for policy_id, platform, n in session.execute(applicable_pairs):
         silent = n - covered[(policy_id, platform)]
         if silent:
-            counts[(policy_id, platform, "stale")] += silent
+            counts[(policy_id, platform, AuditStatus.STALE)] += silent
     for (policy_id, platform, state), n in _waived_counts(session, at, validity, flt).items():
         counts[(policy_id, platform, state)] -= n
-        counts[(policy_id, platform, "waived")] += n
+        counts[(policy_id, platform, AuditStatus.WAIVED)] += n
     return +counts
 
 
@@ -247,12 +254,11 @@ def _waived_counts(
         .where(*_conditions(Device, StatusRun.policy_id.expression, flt))
         .group_by(StatusRun.policy_id, Device.platform, base)
     )
-    waivable = {"in_grace", "fail", "error"}
     return Counter(
         {
             (policy_id, platform, state): n
             for policy_id, platform, state, n in session.execute(query)
-            if state in waivable
+            if state in WAIVABLE
         }
     )
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from collector.domain.runs import Observation, Run, merge_observation
 from collector.domain.state import failing_starts
-from collector.errors import ApiError
+from collector.errors import Forbidden
 from collector.store.models import AgentEventRow, Device, IngestedReport, StatusRun
 from collector.store.policies import PolicyRegistry
 from fleetward.policy.verdict import Status
@@ -54,11 +54,9 @@ def ingest_report(
     ).scalar_one_or_none()
     if known is not None:
         if known != device_id:
-            raise ApiError(
-                403,
-                "forbidden",
+            raise Forbidden(
                 "this report id was ingested from another device; a device can only write its own reports",
-                {"report_id": report_id},
+                detail={"report_id": report_id},
             )
         return IngestOutcome(duplicate=True, transitions=0)
 

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from collector.domain.state import Waiver as WaiverRecord
-from collector.errors import ApiError, NotFoundError
+from collector.errors import Invalid, NotFound
 from collector.store.credentials import new_id
 from collector.store.models import Device, Policy, Waiver
 
@@ -26,23 +26,16 @@ def grant_waiver(
     granted_by: str,
 ) -> Waiver:
     if (device_id is None) == (practice is None):
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise Invalid(
             "a waiver covers either one device (device_id) or one practice (practice), not both or neither",
-            {"device_id": device_id, "practice": practice},
+            detail={"device_id": device_id, "practice": practice},
         )
     if expires_at <= now:
-        raise ApiError(
-            422,
-            "invalid_request",
-            "a waiver must expire in the future",
-            {"expires_at": expires_at.isoformat()},
-        )
+        raise Invalid("a waiver must expire in the future", detail={"expires_at": expires_at.isoformat()})
     if session.get(Policy, policy_id) is None:
-        raise NotFoundError("policy", policy_id)
+        raise NotFound("policy", policy_id)
     if device_id is not None and session.get(Device, device_id) is None:
-        raise NotFoundError("device", device_id)
+        raise NotFound("device", device_id)
     row = Waiver(
         id=new_id("wvr"),
         policy_id=policy_id,
@@ -62,7 +55,7 @@ def grant_waiver(
 def revoke_waiver(session: Session, waiver_id: str, *, now: datetime, by: str) -> Waiver:
     row = session.get(Waiver, waiver_id)
     if row is None:
-        raise NotFoundError("waiver", waiver_id)
+        raise NotFound("waiver", waiver_id)
     if row.revoked_at is None:
         row.revoked_at, row.revoked_by = now, by
     return row

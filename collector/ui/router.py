@@ -88,8 +88,9 @@ def sign_in_form(request: Request, ctx: Context) -> Response:
 def _sign_in_page(request: Request, problem: str | None, status_code: int = 200) -> Response:
     csrf = sessions.new_csrf_token()
     response = _page("sign_in.html.j2", status_code, csrf=csrf, problem=problem, viewer=None)
-    response.set_cookie(sessions.CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_secure(request),
-                        path="/ui")  # fmt: skip
+    response.set_cookie(
+        sessions.CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_secure(request), path="/ui"
+    )
     return response
 
 
@@ -106,8 +107,15 @@ def sign_in(
             request, "That token is unknown, revoked, or not an auditor or admin token.", 401
         )
     response = RedirectResponse("/ui/", status_code=303, headers=_SECURITY_HEADERS)
-    response.set_cookie(sessions.SESSION_COOKIE, signed[0], httponly=True, samesite="strict", secure=_secure(request),
-                        path="/ui", max_age=int(sessions.SESSION_LIFETIME.total_seconds()))  # fmt: skip
+    response.set_cookie(
+        sessions.SESSION_COOKIE,
+        signed[0],
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/ui",
+        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
+    )
     return response
 
 
@@ -141,17 +149,25 @@ def overview(
             f"Unknown status {status!r}: choose one of {', '.join(s.value for s in AuditStatus)}."
         )
     devices = [
-        d for d in report.devices
-        if (not platform or d.platform.value == platform) and (not status or (d.status and d.status.value == status))
+        d
+        for d in report.devices
+        if (not platform or d.platform.value == platform)
+        and (not status or (d.status and d.status.value == status))
         and (not practice or (d.practice or "") == practice)
-    ]  # fmt: skip
+    ]
     return _page(
-        "overview.html.j2", report=report, viewer=viewer, devices=devices, problems=problems,
+        "overview.html.j2",
+        report=report,
+        viewer=viewer,
+        devices=devices,
+        problems=problems,
         filters={"platform": platform, "status": status, "practice": practice},
-        practices=sorted({d.practice for d in report.devices if d.practice}), platforms=[p.value for p in Platform],
-        frameworks=sorted({(c.framework, c.framework_title) for c in report.controls}), charts=_charts(report),
+        practices=sorted({d.practice for d in report.devices if d.practice}),
+        platforms=[p.value for p in Platform],
+        frameworks=sorted({(c.framework, c.framework_title) for c in report.controls}),
+        charts=_charts(report),
         csrf=request.cookies.get(sessions.CSRF_COOKIE, ""),
-    )  # fmt: skip
+    )
 
 
 def _charts(report: ComplianceReport) -> dict[str, Any]:
@@ -174,8 +190,14 @@ def framework_view(framework_id: str, request: Request, ctx: Context) -> Respons
     controls = [c for c in report.controls if c.framework == framework_id]
     if not controls:
         return _page("missing.html.j2", 404, viewer=viewer, what=f"framework {framework_id!r}")
-    return _page("framework.html.j2", report=report, viewer=viewer, controls=controls,
-                 title=controls[0].framework_title, framework_id=framework_id)  # fmt: skip
+    return _page(
+        "framework.html.j2",
+        report=report,
+        viewer=viewer,
+        controls=controls,
+        title=controls[0].framework_title,
+        framework_id=framework_id,
+    )
 
 
 @router.get("/policies/{policy_id}")
@@ -188,9 +210,15 @@ def policy_view(policy_id: str, request: Request, ctx: Context) -> Response:
     if policy is None:
         return _page("missing.html.j2", 404, viewer=viewer, what=f"policy {policy_id!r}")
     pairs = [p for p in report.pairs if p.policy_id == policy_id]
-    return _page("policy.html.j2", report=report, viewer=viewer, policy=policy, pairs=pairs,
-                 hostnames={d.device_id: d.hostname for d in report.devices},
-                 breaches=[b for b in report.breaches if b.policy_id == policy_id])  # fmt: skip
+    return _page(
+        "policy.html.j2",
+        report=report,
+        viewer=viewer,
+        policy=policy,
+        pairs=pairs,
+        hostnames={d.device_id: d.hostname for d in report.devices},
+        breaches=[b for b in report.breaches if b.policy_id == policy_id],
+    )
 
 
 @router.get("/devices/{device_id}")
@@ -203,10 +231,16 @@ def device_view(device_id: str, request: Request, ctx: Context) -> Response:
     if device is None:
         return _page("missing.html.j2", 404, viewer=viewer, what=f"device {device_id!r}")
     now = ctx.clock.now()
-    return _page("device.html.j2", report=report, viewer=viewer, device=device,
-                 pairs=[p for p in report.pairs if p.device_id == device_id],
-                 titles={p.id: p.title for p in report.policies}, waivers={w.id: w for w in report.waivers},
-                 timeline=device_timeline(history, device_id, now - timedelta(days=90), now))  # fmt: skip
+    return _page(
+        "device.html.j2",
+        report=report,
+        viewer=viewer,
+        device=device,
+        pairs=[p for p in report.pairs if p.device_id == device_id],
+        titles={p.id: p.title for p in report.policies},
+        waivers={w.id: w for w in report.waivers},
+        timeline=device_timeline(history, device_id, now - timedelta(days=90), now),
+    )
 
 
 @router.get("/download/{fmt}")
@@ -218,5 +252,8 @@ def download(
     if fmt not in ("json", "csv", "html", "pdf"):
         return _page("missing.html.j2", 404, viewer=None, what=f"report format {fmt!r}")
     data, media_type, filename = generate(ctx, fmt, at, None, None, None)
-    return Response(data, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})  # fmt: skip
+    return Response(
+        data,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )

@@ -59,6 +59,3 @@ class Framework(BaseModel):
 
     def control(self, control_id: str) -> Control | None:
         return next((c for c in self.controls if c.id == control_id), None)
-
-    def policies_for(self, control_id: str) -> tuple[str, ...]:
-        return self.evidenced_by.get(control_id, ())

@@ -12,15 +12,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fleetward.platform import Platform
+
+__all__ = ["POLICY_ID_PATTERN", "ControlId", "Platform", "Policy", "Severity", "content_digest"]
+
 POLICY_ID_PATTERN = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
-
-
-class Platform(StrEnum):
-    """osquery's platform families."""
-
-    WINDOWS = "windows"
-    DARWIN = "darwin"
-    LINUX = "linux"
 
 
 class Severity(StrEnum):

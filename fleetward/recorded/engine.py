@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from functools import cmp_to_key
 
 from fleetward.errors import QueryError
-from fleetward.policy.model import Platform
+from fleetward.platform import Platform
 from fleetward.recorded import versions
 from fleetward.recorded.model import RecordedDevice
 from fleetward.recorded.schema import OsquerySchema, Table, load_schema
@@ -103,8 +102,6 @@ def _as_text(value: object) -> str:
         return ""
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    if isinstance(value, float) and value.is_integer():
-        return str(value)
     return str(value)
 
 
@@ -158,7 +155,3 @@ def _split(value: str | None, tokens: str, index: int) -> str | None:
         return None
     parts = [p for p in re.split("[" + re.escape(tokens) + "]", value) if p]
     return parts[index] if 0 <= index < len(parts) else None
-
-
-# Sorting helper for code that orders versions the way osquery's `version` collation does.
-version_key = cmp_to_key(versions.compare)

@@ -26,7 +26,7 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fleetward.errors import DeviceRecordError
-from fleetward.policy.model import Platform
+from fleetward.platform import Platform
 from fleetward.recorded.schema import OsquerySchema, load_schema
 
 FORMAT = "fleetward.recorded-device/v1"

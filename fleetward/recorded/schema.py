@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from fleetward.policy.model import Platform
+from fleetward.platform import Platform
 
 SCHEMA_RESOURCE = "osquery-schema.json"
 
@@ -41,12 +41,6 @@ class OsquerySchema:
 
     def tables_for(self, platform: Platform) -> list[Table]:
         return [t for t in self.tables.values() if platform.value in t.platforms]
-
-    def has_column(self, table: str, column: str, platform: Platform) -> bool:
-        spec = self.tables.get(table)
-        if spec is None or platform.value not in spec.platforms:
-            return False
-        return any(c.name == column for c in spec.columns_for(platform))
 
 
 @cache

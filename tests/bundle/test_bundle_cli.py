@@ -60,9 +60,19 @@ def test_build_refuses_a_catalogue_with_lint_problems_and_writes_nothing(tmp_pat
 def test_build_refuses_a_version_that_does_not_move_forward(tmp_path: Path) -> None:
     previous = build(tmp_path, "--version", "20261101000000")
     result = runner.invoke(
-        app, ["policies", "bundle", "build", "--version", "20261101000000", "--previous", str(previous),
-              "--out", str(tmp_path / "next.json")],
-    )  # fmt: skip
+        app,
+        [
+            "policies",
+            "bundle",
+            "build",
+            "--version",
+            "20261101000000",
+            "--previous",
+            str(previous),
+            "--out",
+            str(tmp_path / "next.json"),
+        ],
+    )
     assert result.exit_code == 1
     assert "not newer" in result.output
     assert "20261101000001" in result.output

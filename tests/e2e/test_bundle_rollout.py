@@ -26,7 +26,7 @@ from fleetward.cli import app
 from fleetward.clock import ManualClock
 from fleetward.recorded import load_device
 from fleetward.recorded.model import default_devices_dir
-from fleetward.sim.server import InProcessCollector
+from simulator.server import InProcessCollector
 from tests.support.bundles import WINDOWS_PATCH, add_november_floor, catalogue_copy
 from tests.support.osquery_server import RecordedOsqueryd, short_socket_path
 
@@ -52,9 +52,14 @@ class Estate:
                 session, Hasher(), name="auditor", role=Role.AUDITOR, now=now, created_by="e2e"
             ).secret
             self.enroll_secret = create_enroll_secret(
-                session, Hasher(), name="e2e", practice=None, expires_at=now + timedelta(days=90),
-                now=now, created_by="e2e",
-            ).secret  # fmt: skip
+                session,
+                Hasher(),
+                name="e2e",
+                practice=None,
+                expires_at=now + timedelta(days=90),
+                now=now,
+                created_by="e2e",
+            ).secret
         self.key_file = folder / "platform-team.pem"
         result = cli.invoke(app, ["keys", "generate", "--out", str(self.key_file)])
         assert result.exit_code == 0, result.output
@@ -64,12 +69,30 @@ class Estate:
         """The monthly routine: build (lints first), sign, verify, publish."""
         bundle = self.folder / f"policy-bundle-{version}.json"
         steps = [
-            ["policies", "bundle", "build", "--policies", str(catalogue), "--version", str(version),
-             "--out", str(bundle)],
+            [
+                "policies",
+                "bundle",
+                "build",
+                "--policies",
+                str(catalogue),
+                "--version",
+                str(version),
+                "--out",
+                str(bundle),
+            ],
             ["policies", "bundle", "sign", "--key", str(self.key_file), str(bundle)],
             ["policies", "bundle", "verify", "--trusted-key", self.public_key.text, str(bundle)],
-            ["policies", "bundle", "publish", "--collector", collector_url, "--token", self.admin, str(bundle)],
-        ]  # fmt: skip
+            [
+                "policies",
+                "bundle",
+                "publish",
+                "--collector",
+                collector_url,
+                "--token",
+                self.admin,
+                str(bundle),
+            ],
+        ]
         for step in steps:
             result = cli.invoke(app, step)
             assert result.exit_code == 0, (step[2], result.output)

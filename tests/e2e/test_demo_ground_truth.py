@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from collector.reports.verify import verify_bytes
-from fleetward.sim.demo import DemoOutcome, run_demo
+from simulator.demo import DemoOutcome, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +57,16 @@ def test_every_format_verifies_and_csv_has_one_row_per_pair(demo: DemoOutcome) -
 
 def test_the_same_seed_gives_the_same_fleet(demo: DemoOutcome, tmp_path: Path) -> None:
     from fleetward.policy.catalogue import load_catalogue
-    from fleetward.sim.plan import make_plan
-    from fleetward.sim.setup import load_templates, patch_releases
+    from simulator.plan import make_plan
+    from simulator.setup import load_templates, patch_releases
 
     catalogue = load_catalogue()
     again = make_plan(
-        templates=load_templates(), releases=patch_releases(catalogue), devices=16, days=31, seed=11,
+        templates=load_templates(),
+        releases=patch_releases(catalogue),
+        devices=16,
+        days=31,
+        seed=11,
         start=demo.plan.start,
-    )  # fmt: skip
+    )
     assert again == demo.plan

@@ -17,27 +17,46 @@ DAY = timedelta(days=1)
 ALL = (Platform.WINDOWS, Platform.DARWIN, Platform.LINUX)
 
 ENCRYPTION = PolicyRecord(
-    id="encryption-disk", title="System drive encrypted", severity="high", platforms=ALL,
-    grace=timedelta(0), version="enc-v2", frameworks={"dspt": ("9.5.2",), "cis-controls-v8": ("3.6",)},
+    id="encryption-disk",
+    title="System drive encrypted",
+    severity="high",
+    platforms=ALL,
+    grace=timedelta(0),
+    version="enc-v2",
+    frameworks={"dspt": ("9.5.2",), "cis-controls-v8": ("3.6",)},
     remediation="Turn on BitLocker, FileVault or LUKS.",
-)  # fmt: skip
+)
 PATCH = PolicyRecord(
-    id="patch-level", title="Security updates within 14 days", severity="critical", platforms=ALL,
-    grace=timedelta(days=14), version="patch-v7", frameworks={"cyber-essentials": ("A6.4",), "dspt": ("8.3.1",)},
-    baseline="os-patch-floors", remediation="Install the latest cumulative update.",
-)  # fmt: skip
+    id="patch-level",
+    title="Security updates within 14 days",
+    severity="critical",
+    platforms=ALL,
+    grace=timedelta(days=14),
+    version="patch-v7",
+    frameworks={"cyber-essentials": ("A6.4",), "dspt": ("8.3.1",)},
+    baseline="os-patch-floors",
+    remediation="Install the latest cumulative update.",
+)
 FIREWALL = PolicyRecord(
-    id="firewall-on", title="Host firewall on <all profiles>", severity="medium",
-    platforms=(Platform.WINDOWS, Platform.DARWIN), grace=timedelta(0), version="fw-v1",
-    frameworks={"cyber-essentials": ("A4.1",)}, remediation="Turn the firewall on for every profile.",
-)  # fmt: skip
+    id="firewall-on",
+    title="Host firewall on <all profiles>",
+    severity="medium",
+    platforms=(Platform.WINDOWS, Platform.DARWIN),
+    grace=timedelta(0),
+    version="fw-v1",
+    frameworks={"cyber-essentials": ("A4.1",)},
+    remediation="Turn the firewall on for every profile.",
+)
 POLICIES = (ENCRYPTION, PATCH, FIREWALL)
 CONTROLS = {
-    "dspt": {"9.5.2": "Laptops holding personal data are encrypted", "8.3.1": "Systems kept patched",
-             "1.3.1": "Security policies up to date"},
+    "dspt": {
+        "9.5.2": "Laptops holding personal data are encrypted",
+        "8.3.1": "Systems kept patched",
+        "1.3.1": "Security policies up to date",
+    },
     "cyber-essentials": {"A6.4": "OS updates within 14 days", "A4.1": "Firewalls"},
     "cis-controls-v8": {"3.6": "Encrypt data on end-user devices"},
-}  # fmt: skip
+}
 TITLES = {
     "dspt": "DSPT v8 (GP)",
     "cyber-essentials": "Cyber Essentials v3.3",
@@ -57,32 +76,61 @@ class FleetBuilder:
     policies: tuple[PolicyRecord, ...] = POLICIES
 
     def device(
-        self, device_id: str, platform: Platform = Platform.WINDOWS, *, practice: str | None = "P81001",
-        enrolled: datetime = START - 60 * DAY, re_enrolled: datetime | None = None,
-    ) -> str:  # fmt: skip
-        self.devices.append(DeviceRecord(
-            device_id=device_id, hostname=f"{device_id}.practice.nhs.uk", platform=platform,
-            enrolled_at=enrolled, practice=practice, os_name=f"{platform.value} os", os_version="1.0",
-            hardware_serial=f"SN-{device_id}", last_enrolled_at=re_enrolled,
-        ))  # fmt: skip
+        self,
+        device_id: str,
+        platform: Platform = Platform.WINDOWS,
+        *,
+        practice: str | None = "P81001",
+        enrolled: datetime = START - 60 * DAY,
+        re_enrolled: datetime | None = None,
+    ) -> str:
+        self.devices.append(
+            DeviceRecord(
+                device_id=device_id,
+                hostname=f"{device_id}.practice.nhs.uk",
+                platform=platform,
+                enrolled_at=enrolled,
+                practice=practice,
+                os_name=f"{platform.value} os",
+                os_version="1.0",
+                hardware_serial=f"SN-{device_id}",
+                last_enrolled_at=re_enrolled,
+            )
+        )
         return device_id
 
     def run(
-        self, device_id: str, policy: PolicyRecord, status: Status, since: datetime, last_seen: datetime = AT - DAY / 24,
-        *, evidence: tuple[dict[str, str], ...] = (), error: str | None = None, version: str | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        device_id: str,
+        policy: PolicyRecord,
+        status: Status,
+        since: datetime,
+        last_seen: datetime = AT - DAY / 24,
+        *,
+        evidence: tuple[dict[str, str], ...] = (),
+        error: str | None = None,
+        version: str | None = None,
+    ) -> None:
         run = Run(status, version or policy.version, since, last_seen, evidence, error)
         self.runs[(device_id, policy.id)] = (*self.runs.get((device_id, policy.id), ()), run)
 
     def history(self) -> FleetHistory:
         return FleetHistory(
-            devices=tuple(self.devices), policies=self.policies, runs=dict(self.runs), waivers=tuple(self.waivers),
+            devices=tuple(self.devices),
+            policies=self.policies,
+            runs=dict(self.runs),
+            waivers=tuple(self.waivers),
             bundles=(
-                BundleRecord(version=3, digest="b" * 64, published_at=START - 20 * DAY, created_at=START - 21 * DAY),
-                BundleRecord(version=4, digest="c" * 64, published_at=START + 10 * DAY, created_at=START + 9 * DAY),
+                BundleRecord(
+                    version=3, digest="b" * 64, published_at=START - 20 * DAY, created_at=START - 21 * DAY
+                ),
+                BundleRecord(
+                    version=4, digest="c" * 64, published_at=START + 10 * DAY, created_at=START + 9 * DAY
+                ),
             ),
-            controls=CONTROLS, framework_titles=TITLES,
-        )  # fmt: skip
+            controls=CONTROLS,
+            framework_titles=TITLES,
+        )
 
 
 def mixed_fleet() -> FleetHistory:
@@ -105,11 +153,18 @@ def mixed_fleet() -> FleetHistory:
     d = f.device("dev-waived", Platform.LINUX, practice="P81002")  # encryption fail under a device waiver
     f.run(d, ENCRYPTION, Status.FAIL, START, evidence=({"name": "sda", "type": "", "compliant": "0"},))
     f.run(d, PATCH, Status.PASS, old)
-    f.waivers.append(Waiver(
-        id="w-device", policy_id=ENCRYPTION.id, justification="Kiosk laptop, no patient data",
-        owner="Dr A. Practice Manager", granted_at=START - DAY, expires_at=AT + 60 * DAY, device_id=d,
-        granted_by="admin:ops",
-    ))  # fmt: skip
+    f.waivers.append(
+        Waiver(
+            id="w-device",
+            policy_id=ENCRYPTION.id,
+            justification="Kiosk laptop, no patient data",
+            owner="Dr A. Practice Manager",
+            granted_at=START - DAY,
+            expires_at=AT + 60 * DAY,
+            device_id=d,
+            granted_by="admin:ops",
+        )
+    )
     d = f.device("dev-na", Platform.LINUX, practice="P81002")  # firewall reported as not applicable
     f.run(d, ENCRYPTION, Status.PASS, old)
     f.run(d, PATCH, Status.PASS, old)
@@ -121,16 +176,30 @@ def mixed_fleet() -> FleetHistory:
     f.run(d, ENCRYPTION, Status.PASS, old)
     f.run(d, PATCH, Status.FAIL, START - 30 * DAY, evidence=({"build": "22631", "compliant": "0"},))
     f.run(d, FIREWALL, Status.PASS, old)
-    f.waivers.append(Waiver(
-        id="w-practice", policy_id=PATCH.id, justification="Clinical system certified on this build only",
-        owner="ICB IT lead", granted_at=START - 20 * DAY, expires_at=AT - 10 * DAY, practice="P81003",
-        granted_by="admin:ops",
-    ))  # fmt: skip
-    f.waivers.append(Waiver(
-        id="w-revoked", policy_id=FIREWALL.id, justification="Temporary, vendor install",
-        owner="ICB IT lead", granted_at=START, expires_at=AT + 10 * DAY, device_id="dev-fail",
-        revoked_at=START + 2 * DAY,
-    ))  # fmt: skip
+    f.waivers.append(
+        Waiver(
+            id="w-practice",
+            policy_id=PATCH.id,
+            justification="Clinical system certified on this build only",
+            owner="ICB IT lead",
+            granted_at=START - 20 * DAY,
+            expires_at=AT - 10 * DAY,
+            practice="P81003",
+            granted_by="admin:ops",
+        )
+    )
+    f.waivers.append(
+        Waiver(
+            id="w-revoked",
+            policy_id=FIREWALL.id,
+            justification="Temporary, vendor install",
+            owner="ICB IT lead",
+            granted_at=START,
+            expires_at=AT + 10 * DAY,
+            device_id="dev-fail",
+            revoked_at=START + 2 * DAY,
+        )
+    )
     d = f.device("dev-reenrolled", re_enrolled=START + 12 * DAY)  # reinstalled, same hardware, history kept
     for policy in POLICIES:
         f.run(d, policy, Status.PASS, old, START + 10 * DAY)

@@ -198,8 +198,9 @@ def test_trend_segments_equal_the_state_at_every_sample() -> None:
                         assert state is None
                         continue
                     waiver = next((w for w in pair.waivers if w.active_at(instant)), None)
-                    expect = pair_state_at(pair.runs, instant, grace=pair.policy.grace,
-                                           validity=history.validity, waiver=waiver)  # fmt: skip
+                    expect = pair_state_at(
+                        pair.runs, instant, grace=pair.policy.grace, validity=history.validity, waiver=waiver
+                    )
                     assert state is not None
                     assert state.status == expect.status, (device.device_id, instant)
                     checked += 1

@@ -21,8 +21,10 @@ from fleetward.policy.verdict import Status
 from tests.reports.factory import AT, DAY, START, FleetBuilder, all_stale_fleet, empty_fleet, mixed_fleet
 
 FLEETS: dict[str, Callable[[], FleetHistory]] = {
-    "mixed": mixed_fleet, "empty": empty_fleet, "all-stale": all_stale_fleet,
-}  # fmt: skip
+    "mixed": mixed_fleet,
+    "empty": empty_fleet,
+    "all-stale": all_stale_fleet,
+}
 
 
 def report_of(history: FleetHistory, **kwargs: object) -> ComplianceReport:

@@ -55,21 +55,37 @@ def _free_port() -> int:
 
 def _fill(client: httpx.Client, db: Database, clock: ManualClock, admin: str) -> tuple[dict[str, str], str]:
     with db.write() as session:
-        secret = create_enroll_secret(session, Hasher(), name="ui-tests", practice=None,
-                                      expires_at=START + timedelta(days=365), now=START, created_by="tests").secret  # fmt: skip
+        secret = create_enroll_secret(
+            session,
+            Hasher(),
+            name="ui-tests",
+            practice=None,
+            expires_at=START + timedelta(days=365),
+            now=START,
+            created_by="tests",
+        ).secret
     catalogue = load_catalogue()
     devices = load_devices()
     enrolled: dict[str, tuple[str, str]] = {}
     hostnames: dict[str, str] = {}
     for index, device in enumerate(devices):
         hostname = f"GP-{device.name.upper()}"
-        response = client.post("/v1/enroll", json={
-            "enroll_secret": secret, "agent_version": "0.1.0",
-            "host": {"uuid": str(uuid.UUID(int=index + 1)).upper(), "hostname": hostname,
-                     "platform": device.platform.value, "practice": PRACTICES[index % len(PRACTICES)],
-                     "hardware_serial": f"SN{index:05d}", "os_name": device.first("os_version", "name"),
-                     "os_version": device.first("os_version", "version")},
-        })  # fmt: skip
+        response = client.post(
+            "/v1/enroll",
+            json={
+                "enroll_secret": secret,
+                "agent_version": "0.1.0",
+                "host": {
+                    "uuid": str(uuid.UUID(int=index + 1)).upper(),
+                    "hostname": hostname,
+                    "platform": device.platform.value,
+                    "practice": PRACTICES[index % len(PRACTICES)],
+                    "hardware_serial": f"SN{index:05d}",
+                    "os_name": device.first("os_version", "name"),
+                    "os_version": device.first("os_version", "version"),
+                },
+            },
+        )
         assert response.status_code == 200, response.text
         enrolled[device.name] = (response.json()["device_id"], response.json()["device_key"])
         hostnames[device.name] = hostname
@@ -82,20 +98,33 @@ def _fill(client: httpx.Client, db: Database, clock: ManualClock, admin: str) ->
                 continue
             device_id, key = enrolled[device.name]
             results = evaluate_catalogue(catalogue, device.platform, engines[device.name].query, clock.now())
-            response = client.post("/v1/reports", headers={"Authorization": f"Bearer {key}"}, json={
-                "report_id": str(uuid.uuid4()), "kind": "snapshot", "observed_at": clock.now().isoformat(),
-                "agent_version": "0.1.0", "policy_versions": {r.policy_id: r.policy_version for r in results},
-                "results": [r.model_dump(mode="json") for r in results],
-            })  # fmt: skip
+            response = client.post(
+                "/v1/reports",
+                headers={"Authorization": f"Bearer {key}"},
+                json={
+                    "report_id": str(uuid.uuid4()),
+                    "kind": "snapshot",
+                    "observed_at": clock.now().isoformat(),
+                    "agent_version": "0.1.0",
+                    "policy_versions": {r.policy_id: r.policy_version for r in results},
+                    "results": [r.model_dump(mode="json") for r in results],
+                },
+            )
             assert response.status_code in (200, 202), response.text
             if failing is None:
                 failing = next(((device_id, r.policy_id) for r in results if r.status.value == "fail"), None)
     assert failing is not None
-    response = client.post("/v1/waivers", headers={"Authorization": f"Bearer {admin}"}, json={
-        "policy_id": failing[1], "device_id": failing[0], "owner": "ICB IT lead",
-        "justification": "Replacement laptop ordered; patient data removed meanwhile",
-        "expires_at": (clock.now() + timedelta(days=30)).isoformat(),
-    })  # fmt: skip
+    response = client.post(
+        "/v1/waivers",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={
+            "policy_id": failing[1],
+            "device_id": failing[0],
+            "owner": "ICB IT lead",
+            "justification": "Replacement laptop ordered; patient data removed meanwhile",
+            "expires_at": (clock.now() + timedelta(days=30)).isoformat(),
+        },
+    )
     assert response.status_code == 201, response.text
     return hostnames, enrolled[devices[0].name][1]
 
@@ -123,8 +152,9 @@ def live_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCol
             admin = create_api_token(
                 session, Hasher(), name="admin", role=Role.ADMIN, now=START, created_by="tests"
             ).secret
-            auditor = create_api_token(session, Hasher(), name="Internal audit", role=Role.AUDITOR, now=START,
-                                       created_by="tests").secret  # fmt: skip
+            auditor = create_api_token(
+                session, Hasher(), name="Internal audit", role=Role.AUDITOR, now=START, created_by="tests"
+            ).secret
         with httpx.Client(base_url=base, timeout=30) as client:
             hostnames, device_key = _fill(client, db, clock, admin)
         yield LiveCollector(base, url, auditor, admin, device_key, clock, hostnames)

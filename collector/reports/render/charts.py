@@ -82,8 +82,15 @@ def trend_chart(points: Sequence[TrendPoint], kind: Kind) -> bytes:
         axes = figure.add_subplot()
         days = [p.day for p in points]
         rates = [None if p.pairs.rate is None else p.pairs.rate * 100 for p in points]
-        axes.plot(cast(Any, days), [r if r is not None else float("nan") for r in rates], color="#1e8449", marker="o",
-                  markersize=2.5, linewidth=1.6, label="compliant pairs (%)")  # fmt: skip
+        axes.plot(
+            cast(Any, days),
+            [r if r is not None else float("nan") for r in rates],
+            color="#1e8449",
+            marker="o",
+            markersize=2.5,
+            linewidth=1.6,
+            label="compliant pairs (%)",
+        )
         axes.set_ylim(0, 100)
         axes.set_ylabel("compliant pairs (%)")
         axes.grid(axis="y", color="#dddddd", linewidth=0.6)

@@ -16,11 +16,28 @@ from collector.reports.render.text import controls_label, days, evidence_summary
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
 
 COLUMNS = (
-    "device_id", "hostname", "platform", "practice", "policy_id", "policy_title", "framework_controls",
-    "status", "observed", "since", "last_seen", "failing_since", "days_out_of_compliance",
-    "waiver_id", "waiver_owner", "waiver_expires_at", "waiver_justification",
-    "evidence_summary", "error", "policy_version", "current_version",
-)  # fmt: skip
+    "device_id",
+    "hostname",
+    "platform",
+    "practice",
+    "policy_id",
+    "policy_title",
+    "framework_controls",
+    "status",
+    "observed",
+    "since",
+    "last_seen",
+    "failing_since",
+    "days_out_of_compliance",
+    "waiver_id",
+    "waiver_owner",
+    "waiver_expires_at",
+    "waiver_justification",
+    "evidence_summary",
+    "error",
+    "policy_version",
+    "current_version",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -61,13 +78,28 @@ def _row(
 ) -> list[str]:
     waiver = waivers.get(pair.waiver_id) if pair.waiver_id else None
     return [
-        pair.device_id, device.hostname, device.platform.value, device.practice or "", pair.policy_id,
-        policy.title, labels[pair.policy_id], pair.status.value, pair.observed or "", iso(pair.since),
-        iso(pair.last_seen), iso(pair.failing_since), days(pair.days_out_of_compliance),
-        pair.waiver_id or "", waiver.owner if waiver else "", iso(waiver.expires_at if waiver else None),
-        waiver.justification if waiver else "", evidence_summary(pair.evidence), pair.error or "",
-        pair.policy_version or "", "yes" if pair.current_version else "no",
-    ]  # fmt: skip
+        pair.device_id,
+        device.hostname,
+        device.platform.value,
+        device.practice or "",
+        pair.policy_id,
+        policy.title,
+        labels[pair.policy_id],
+        pair.status.value,
+        pair.observed or "",
+        iso(pair.since),
+        iso(pair.last_seen),
+        iso(pair.failing_since),
+        days(pair.days_out_of_compliance),
+        pair.waiver_id or "",
+        waiver.owner if waiver else "",
+        iso(waiver.expires_at if waiver else None),
+        waiver.justification if waiver else "",
+        evidence_summary(pair.evidence),
+        pair.error or "",
+        pair.policy_version or "",
+        "yes" if pair.current_version else "no",
+    ]
 
 
 RENDERER = CsvRenderer()

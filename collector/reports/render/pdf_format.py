@@ -88,8 +88,14 @@ class _Document:
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]) -> None:
         pdf = self.pdf
         pdf.set_font(_FONT, size=7)
-        with pdf.table(col_widths=tuple(widths), line_height=3.6, padding=0.8, repeat_headings=1,
-                       headings_style=_heading_style(), text_align="LEFT") as table:  # fmt: skip
+        with pdf.table(
+            col_widths=tuple(widths),
+            line_height=3.6,
+            padding=0.8,
+            repeat_headings=1,
+            headings_style=_heading_style(),
+            text_align="LEFT",
+        ) as table:
             table.row(list(header))
             for row in rows:
                 table.row([str(cell) for cell in row])
@@ -136,28 +142,43 @@ def _front(doc: _Document, report: ComplianceReport) -> None:
     if scope.kind == "period":
         meta.append(("Period", f"{_when(scope.period_start)} to {_when(scope.at)}"))
     meta += [
-        ("Trend from", _when(scope.trend_start)), ("Framework", scope.framework or "all frameworks"),
-        ("Generated at", _when(report.generated_at)), ("Generated from", report.source),
-        ("Stale after", f"{duration(scope.validity)} without a report"), ("Schema", report.schema_id),
+        ("Trend from", _when(scope.trend_start)),
+        ("Framework", scope.framework or "all frameworks"),
+        ("Generated at", _when(report.generated_at)),
+        ("Generated from", report.source),
+        ("Stale after", f"{duration(scope.validity)} without a report"),
+        ("Schema", report.schema_id),
         ("Report digest", report.digest),
-    ]  # fmt: skip
+    ]
     doc.table(["", ""], meta, (35, 151))
     doc.heading("Summary")
     doc.table(
         ["Measure", "Value"],
         [
-            ["Compliant pairs", f"{percent(summary.pairs)} ({summary.pairs.compliant} of {summary.pairs.total})"],
-            ["Fully compliant devices", f"{percent(summary.devices_compliant)} "
-             f"({summary.devices_compliant.compliant} of {summary.devices})"],
-            ["Breaches of the remediation window", f"{summary.breaches} ({summary.ongoing_breaches} ongoing)"],
-            ["Devices", str(summary.devices)], ["Stale devices", str(summary.stale_devices)],
+            [
+                "Compliant pairs",
+                f"{percent(summary.pairs)} ({summary.pairs.compliant} of {summary.pairs.total})",
+            ],
+            [
+                "Fully compliant devices",
+                f"{percent(summary.devices_compliant)} "
+                f"({summary.devices_compliant.compliant} of {summary.devices})",
+            ],
+            [
+                "Breaches of the remediation window",
+                f"{summary.breaches} ({summary.ongoing_breaches} ongoing)",
+            ],
+            ["Devices", str(summary.devices)],
+            ["Stale devices", str(summary.stale_devices)],
             ["Active waivers", str(summary.active_waivers)],
             *[[f"Pairs {s.value}", str(summary.status_counts[s])] for s in AuditStatus],
         ],
         (80, 106),
-    )  # fmt: skip
-    doc.note("A pair is one device answering for one policy. Compliant: pass, not_applicable, waived, in_grace. "
-             "Not compliant: fail, error, stale. Rates are compliant pairs (or devices) divided by all of them.")  # fmt: skip
+    )
+    doc.note(
+        "A pair is one device answering for one policy. Compliant: pass, not_applicable, waived, in_grace. "
+        "Not compliant: fail, error, stale. Rates are compliant pairs (or devices) divided by all of them."
+    )
     doc.image(charts.trend_chart(report.trend, "png"), 186)
     doc.image(charts.status_chart(summary.status_counts, "png"), 95)
 
@@ -166,38 +187,92 @@ def _policies(doc: _Document, report: ComplianceReport) -> None:
     doc.heading("Policies")
     doc.image(charts.policy_chart(report.policies, "png"), 186)
     doc.table(
-        ["Policy", "Severity", "Controls", "Grace", "Compliant", "fail", "error", "stale", "in_grace", "waived"],
-        [[f"{p.id}\n{p.title}", p.severity, controls_label(p), duration(p.grace), percent(p.pairs),
-          *(str(p.status_counts[s]) for s in (AuditStatus.FAIL, AuditStatus.ERROR, AuditStatus.STALE,
-                                              AuditStatus.IN_GRACE, AuditStatus.WAIVED))]
-         for p in report.policies],
+        [
+            "Policy",
+            "Severity",
+            "Controls",
+            "Grace",
+            "Compliant",
+            "fail",
+            "error",
+            "stale",
+            "in_grace",
+            "waived",
+        ],
+        [
+            [
+                f"{p.id}\n{p.title}",
+                p.severity,
+                controls_label(p),
+                duration(p.grace),
+                percent(p.pairs),
+                *(
+                    str(p.status_counts[s])
+                    for s in (
+                        AuditStatus.FAIL,
+                        AuditStatus.ERROR,
+                        AuditStatus.STALE,
+                        AuditStatus.IN_GRACE,
+                        AuditStatus.WAIVED,
+                    )
+                ),
+            ]
+            for p in report.policies
+        ],
         (42, 15, 33, 15, 17, 11, 11, 12, 16, 14),
-    )  # fmt: skip
+    )
     doc.heading("Framework controls")
     doc.note("A control is met on a device when every pair of the policies evidencing it is compliant.")
     doc.table(
         ["Framework", "Control", "Evidenced by", "Devices meeting", "Rate"],
-        [[c.framework_title, f"{c.control} {c.control_title}", ", ".join(c.policy_ids) or "no policy",
-          f"{c.devices.compliant} of {c.devices.total}", percent(c.devices)] for c in report.controls],
+        [
+            [
+                c.framework_title,
+                f"{c.control} {c.control_title}",
+                ", ".join(c.policy_ids) or "no policy",
+                f"{c.devices.compliant} of {c.devices.total}",
+                percent(c.devices),
+            ]
+            for c in report.controls
+        ],
         (32, 62, 46, 26, 20),
-    )  # fmt: skip
+    )
     doc.heading("Platforms")
     doc.table(
         ["Platform", "Devices compliant", "Pairs compliant"],
-        [[r.platform.value, f"{r.devices.compliant} of {r.devices.total} ({percent(r.devices)})", percent(r.pairs)]
-         for r in report.platforms],
+        [
+            [
+                r.platform.value,
+                f"{r.devices.compliant} of {r.devices.total} ({percent(r.devices)})",
+                percent(r.pairs),
+            ]
+            for r in report.platforms
+        ],
         (40, 80, 66),
-    )  # fmt: skip
+    )
 
 
 def _findings(doc: _Document, report: ComplianceReport) -> None:
     hostnames = {d.device_id: d.hostname for d in report.devices}
     doc.heading("Breaches of the remediation window")
-    rows = [[hostnames[b.device_id], b.policy_id, _when(b.failing_since), duration(b.grace), _when(b.breached_at),
-             days(b.days_beyond_grace), "yes" if b.ongoing else "no"] for b in report.breaches]  # fmt: skip
+    rows = [
+        [
+            hostnames[b.device_id],
+            b.policy_id,
+            _when(b.failing_since),
+            duration(b.grace),
+            _when(b.breached_at),
+            days(b.days_beyond_grace),
+            "yes" if b.ongoing else "no",
+        ]
+        for b in report.breaches
+    ]
     if rows:
-        doc.table(["Device", "Policy", "Failing since", "Grace", "Breached at", "Days beyond", "Ongoing"],
-                  _capped(rows, doc, "breaches"), (38, 30, 30, 14, 30, 22, 22))  # fmt: skip
+        doc.table(
+            ["Device", "Policy", "Failing since", "Grace", "Breached at", "Days beyond", "Ongoing"],
+            _capped(rows, doc, "breaches"),
+            (38, 30, 30, 14, 30, 22, 22),
+        )
     else:
         doc.note("No breaches.")
     doc.heading("Pairs needing attention")
@@ -217,11 +292,22 @@ def _findings(doc: _Document, report: ComplianceReport) -> None:
             detail = (
                 f"waiver {w.id}: {w.justification} (owner {w.owner}, expires {_when(w.expires_at)}) {detail}"
             )
-        rows.append([hostnames[p.device_id], p.policy_id, p.status.value, _when(p.failing_since),
-                     days(p.days_out_of_compliance), detail])  # fmt: skip
+        rows.append(
+            [
+                hostnames[p.device_id],
+                p.policy_id,
+                p.status.value,
+                _when(p.failing_since),
+                days(p.days_out_of_compliance),
+                detail,
+            ]
+        )
     if rows:
-        doc.table(["Device", "Policy", "Status", "Failing since", "Days", "Evidence or waiver"],
-                  _capped(rows, doc, "pairs needing attention"), (34, 28, 15, 27, 12, 70))  # fmt: skip
+        doc.table(
+            ["Device", "Policy", "Status", "Failing since", "Days", "Evidence or waiver"],
+            _capped(rows, doc, "pairs needing attention"),
+            (34, 28, 15, 27, 12, 70),
+        )
     else:
         doc.note("No pair needs attention.")
     doc.heading("Stale devices")
@@ -231,35 +317,69 @@ def _findings(doc: _Document, report: ComplianceReport) -> None:
     else:
         doc.note("No stale devices.")
     doc.heading("Waivers")
-    rows = [[w.id, w.policy_id, f"device {hostnames.get(w.device_id, w.device_id)}" if w.device_id
-             else f"practice {w.practice}", w.justification, w.owner, _when(w.expires_at),
-             w.state + (", ended in window" if w.ended_in_window else "")] for w in report.waivers]  # fmt: skip
+    rows = [
+        [
+            w.id,
+            w.policy_id,
+            f"device {hostnames.get(w.device_id, w.device_id)}" if w.device_id else f"practice {w.practice}",
+            w.justification,
+            w.owner,
+            _when(w.expires_at),
+            w.state + (", ended in window" if w.ended_in_window else ""),
+        ]
+        for w in report.waivers
+    ]
     if rows:
-        doc.table(["Waiver", "Policy", "Applies to", "Justification", "Owner", "Expires", "State"],
-                  rows, (18, 24, 30, 44, 24, 24, 22))  # fmt: skip
+        doc.table(
+            ["Waiver", "Policy", "Applies to", "Justification", "Owner", "Expires", "State"],
+            rows,
+            (18, 24, 30, 44, 24, 24, 22),
+        )
     else:
         doc.note("No waivers.")
 
 
 def _inventory(doc: _Document, report: ComplianceReport) -> None:
     doc.heading("Devices")
-    rows = [[d.hostname, d.platform.value, d.practice or "", f"{d.os_name} {d.os_version}",
-             _when(d.enrolled_at) + (f"\nre-enrolled {_when(d.last_enrolled_at)}" if d.last_enrolled_at else ""),
-             _when(d.last_seen) or "never", d.status.value if d.status else ""] for d in report.devices]  # fmt: skip
-    doc.table(["Device", "Platform", "Practice", "OS", "Enrolled", "Last report", "Worst status"],
-              _capped(rows, doc, "devices"), (40, 16, 18, 28, 30, 30, 24))  # fmt: skip
+    rows = [
+        [
+            d.hostname,
+            d.platform.value,
+            d.practice or "",
+            f"{d.os_name} {d.os_version}",
+            _when(d.enrolled_at)
+            + (f"\nre-enrolled {_when(d.last_enrolled_at)}" if d.last_enrolled_at else ""),
+            _when(d.last_seen) or "never",
+            d.status.value if d.status else "",
+        ]
+        for d in report.devices
+    ]
+    doc.table(
+        ["Device", "Platform", "Practice", "OS", "Enrolled", "Last report", "Worst status"],
+        _capped(rows, doc, "devices"),
+        (40, 16, 18, 28, 30, 30, 24),
+    )
     doc.heading("Policy versions and baselines in force")
-    doc.table(["Policy", "Version", "Baseline", "Pairs on other versions"],
-              [[p.id, p.version, p.baseline or "", str(p.pairs_on_other_versions)] for p in report.policies],
-              (60, 50, 46, 30))  # fmt: skip
+    doc.table(
+        ["Policy", "Version", "Baseline", "Pairs on other versions"],
+        [[p.id, p.version, p.baseline or "", str(p.pairs_on_other_versions)] for p in report.policies],
+        (60, 50, 46, 30),
+    )
     if report.bundles:
-        doc.table(["Bundle", "Digest", "Published", "In force"],
-                  [[str(b.version), b.digest, _when(b.published_at), "yes" if b.in_force else ""] for b in report.bundles],
-                  (16, 110, 40, 20))  # fmt: skip
+        doc.table(
+            ["Bundle", "Digest", "Published", "In force"],
+            [
+                [str(b.version), b.digest, _when(b.published_at), "yes" if b.in_force else ""]
+                for b in report.bundles
+            ],
+            (16, 110, 40, 20),
+        )
     doc.heading("Checking this report", 11)
-    doc.note("The digest in every footer is the SHA-256 of the canonical JSON of this report. Run "
-             "`fleetward report verify THIS_FILE --against REPORT.json` to check this copy against the JSON report; "
-             "see the auditor's guide (docs/auditors.md).")  # fmt: skip
+    doc.note(
+        "The digest in every footer is the SHA-256 of the canonical JSON of this report. Run "
+        "`fleetward report verify THIS_FILE --against REPORT.json` to check this copy against the JSON report; "
+        "see the auditor's guide (docs/auditors.md)."
+    )
 
 
 RENDERER = PdfRenderer()

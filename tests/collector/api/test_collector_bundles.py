@@ -126,8 +126,12 @@ def test_only_newer_bundles_are_accepted_and_republishing_is_harmless(
     assert "already published" in again.json()["note"]
 
     for version in (100, 99):
-        stale = publish(fleet, signed_bundle(catalogue, version, team_key, created_at=first.manifest.created_at
-                                             + timedelta(hours=1)))  # fmt: skip
+        stale = publish(
+            fleet,
+            signed_bundle(
+                catalogue, version, team_key, created_at=first.manifest.created_at + timedelta(hours=1)
+            ),
+        )
         assert stale.status_code == 409
         assert stale.json()["code"] == "bundle_not_newer"
         assert stale.json()["detail"] == {"newest_version": 100}

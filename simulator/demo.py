@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fleetward.clock import ManualClock
-from fleetward.sim.plan import SimulationPlan, make_plan
-from fleetward.sim.setup import load_templates, patch_releases
+from simulator.plan import SimulationPlan
+from simulator.setup import shipped_setup
 
 DEFAULT_START = datetime(2026, 5, 31, tzinfo=UTC)  # June 2026's Patch Tuesday falls inside the month
 FORMATS = ("html", "csv", "json", "pdf")
@@ -42,10 +42,9 @@ def run_demo(
     progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoOutcome:
     from collector.store.migrate import upgrade_to_head
-    from fleetward.policy.catalogue import load_catalogue
-    from fleetward.sim.runner import FleetSimulation
-    from fleetward.sim.server import InProcessCollector
-    from fleetward.sim.truth import write_truth
+    from simulator.runner import FleetSimulation
+    from simulator.server import InProcessCollector
+    from simulator.truth import write_truth
 
     out.mkdir(parents=True, exist_ok=True)
     database = out / "collector.sqlite3"
@@ -53,12 +52,8 @@ def run_demo(
     url = f"sqlite:///{database}"
     upgrade_to_head(url)
 
-    catalogue = load_catalogue()
-    templates = load_templates()
-    plan = make_plan(
-        templates=templates, releases=patch_releases(catalogue), devices=devices, days=days, seed=seed,
-        start=start,
-    )  # fmt: skip
+    setup = shipped_setup(devices=devices, days=days, seed=seed, start=start)
+    catalogue, templates, plan = setup.catalogue, setup.templates, setup.plan
     clock = ManualClock(start - timedelta(hours=1))
     admin_token = bootstrap_admin(url, clock.now())
 
@@ -67,9 +62,14 @@ def run_demo(
         InProcessCollector(url, clock) as collector,
     ):
         simulation = FleetSimulation(
-            plan, templates=templates, catalogue=catalogue, collector_url=collector.url,
-            admin_token=admin_token, clock=clock, work_dir=Path(work),
-        )  # fmt: skip
+            plan,
+            templates=templates,
+            catalogue=catalogue,
+            collector_url=collector.url,
+            admin_token=admin_token,
+            clock=clock,
+            work_dir=Path(work),
+        )
         try:
             simulation.run(progress)
         finally:
@@ -116,9 +116,13 @@ def write_reports(
     finally:
         db.dispose()
     report = build_report(
-        history, at=None, period=(plan.start, plan.end), framework=None, generated_at=generated_at,
+        history,
+        at=None,
+        period=(plan.start, plan.end),
+        framework=None,
+        generated_at=generated_at,
         source=describe_database(database_url),
-    )  # fmt: skip
+    )
     written: dict[str, Path] = {}
     for fmt in FORMATS:
         renderer = renderer_for(fmt)

@@ -21,7 +21,7 @@ Start = Annotated[
 
 
 def _start(value: str | None) -> datetime:
-    from fleetward.sim.demo import DEFAULT_START
+    from simulator.demo import DEFAULT_START
 
     if value is None:
         return DEFAULT_START
@@ -41,11 +41,12 @@ def demo_app(
     seed: Seed = 7,
     start: Start = None,
 ) -> None:
-    """Enroll a simulated fleet, run it through a month, write the auditor reports."""
+    """The whole system end to end on embedded defaults."""
+    # Enrolls a simulated fleet, runs it through a month and writes the auditor reports.
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fleetward.sim.demo import run_demo
+    from simulator.demo import run_demo
 
     console = Console()
     first = _start(start)
@@ -53,8 +54,13 @@ def demo_app(
         f"[bold]fleetward demo[/]: {devices} laptops, {days} days from {first.date()}, seed {seed}; "
         "SQLite collector on loopback in this process"
     )
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
-                  TimeElapsedColumn(), console=console) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("simulating", total=days, note="")
 
         def progress(done: int, total: int, note: str) -> None:
@@ -108,27 +114,29 @@ def simulate_app(
         typer.Option("--work-dir", help="Where the laptops' agent state goes (default: a temp dir)."),
     ] = None,
 ) -> None:
-    """Run N simulated laptops through D days against a running collector (real HTTP)."""
+    """Run a simulated fleet against a collector."""
+    # N simulated laptops through D days against a running collector, over real HTTP.
     import tempfile
 
     from rich.progress import Progress
 
     from fleetward.clock import ManualClock
-    from fleetward.policy.catalogue import load_catalogue
-    from fleetward.sim.plan import make_plan
-    from fleetward.sim.runner import FleetSimulation, SimulationError
-    from fleetward.sim.setup import load_templates, patch_releases
+    from simulator.runner import FleetSimulation, SimulationError
+    from simulator.setup import shipped_setup
 
-    catalogue = load_catalogue()
-    templates = load_templates()
     first = _start(start)
-    plan = make_plan(templates=templates, releases=patch_releases(catalogue), devices=devices, days=days,
-                     seed=seed, start=first)  # fmt: skip
+    setup = shipped_setup(devices=devices, days=days, seed=seed, start=first)
+    catalogue, templates, plan = setup.catalogue, setup.templates, setup.plan
     with tempfile.TemporaryDirectory(prefix="fleetward-sim-") as tmp:
         simulation = FleetSimulation(
-            plan, templates=templates, catalogue=catalogue, collector_url=collector, admin_token=token,
-            clock=ManualClock(first), work_dir=work_dir or Path(tmp),
-        )  # fmt: skip
+            plan,
+            templates=templates,
+            catalogue=catalogue,
+            collector_url=collector,
+            admin_token=token,
+            clock=ManualClock(first),
+            work_dir=work_dir or Path(tmp),
+        )
         try:
             with Progress() as bar:
                 task = bar.add_task("simulating", total=days)

@@ -3,7 +3,7 @@
 Derived from what the simulated agents evaluated and when, independently of the collector's
 status runs: a device silent for longer than the validity period is stale; a failing result
 under a waiver the simulator granted is waived; a failure younger than the policy's grace is
-in grace.
+in grace (the precedence of `fleetward.status`).
 """
 
 from __future__ import annotations
@@ -15,36 +15,37 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetward.policy.catalogue import Catalogue
+from fleetward.status import AuditStatus
 
 if TYPE_CHECKING:
-    from fleetward.sim.runner import FleetSimulation
+    from simulator.runner import FleetSimulation
 
 VALIDITY = timedelta(days=30)
-_NOT_COMPLIANT = ("fail", "error")
+_NOT_COMPLIANT = (AuditStatus.FAIL, AuditStatus.ERROR)
 
 
 def expected_statuses(
     simulation: FleetSimulation, catalogue: Catalogue, at: datetime
-) -> dict[tuple[str, str], str]:
+) -> dict[tuple[str, str], AuditStatus]:
     """(hostname, policy id) -> the status an auditor should see at `at`."""
-    expected: dict[tuple[str, str], str] = {}
+    expected: dict[tuple[str, str], AuditStatus] = {}
     for device in simulation.plan.devices:
         truth = simulation.truth[device.index]
         if truth.last_reported is None:
             continue  # never enrolled: not part of the fleet
         stale = at - truth.last_reported > VALIDITY
         for policy_id, result in truth.results.items():
-            status = result.status.value
+            status = AuditStatus(result.status.value)
             if stale:
-                status = "stale"
+                status = AuditStatus.STALE
             elif status in _NOT_COMPLIANT:
                 if simulation.waived(device, policy_id, at):
-                    status = "waived"
-                elif status == "fail":
+                    status = AuditStatus.WAIVED
+                elif status is AuditStatus.FAIL:
                     since = truth.failing_since.get(policy_id)
                     grace = catalogue.policy(policy_id).grace
                     if since is not None and at - since < grace:
-                        status = "in_grace"
+                        status = AuditStatus.IN_GRACE
             expected[(device.hostname, policy_id)] = status
     return expected
 

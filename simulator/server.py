@@ -36,9 +36,12 @@ class InProcessCollector:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, clock=clock), host="127.0.0.1", port=self.port, log_level="warning",
+            create_app(settings, clock=clock),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
             access_log=False,
-        )  # fmt: skip
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fleetward-collector", daemon=True)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from fleetward.recorded.model import RecordedDevice
-from fleetward.sim.plan import PatchRelease, SimDevice, SimulationPlan
+from simulator.plan import PatchRelease, SimDevice, SimulationPlan
 
 
 def installed_releases(

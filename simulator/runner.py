@@ -17,32 +17,20 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from agent.osquery.recorded import RecordedRunner
 from fleetward.clock import ManualClock
 from fleetward.policy.catalogue import Catalogue
 from fleetward.policy.verdict import Result
 from fleetward.recorded.engine import RecordedEngine
 from fleetward.recorded.model import RecordedDevice
-from fleetward.sim.plan import SimDevice, SimulationPlan, WaiverPlan
-from fleetward.sim.state import device_state
 from fleetward.wire import Report
+from simulator.plan import SimDevice, SimulationPlan, WaiverPlan
+from simulator.state import device_state
 
 if TYPE_CHECKING:
     from agent.compose import Agent
 
 Progress = Callable[[int, int, str], None]
-
-
-class RecordedRunner:
-    """The agent's QueryRunner seam, answered by the recorded-device engine instead of osqueryd."""
-
-    def __init__(self, engine: RecordedEngine) -> None:
-        self._engine = engine
-
-    def query(self, sql: str) -> list[dict[str, str]]:
-        return self._engine.query(sql)
-
-    def close(self) -> None:
-        """The engine outlives one evaluation; nothing to release."""
 
 
 class AdminClient:
