@@ -145,6 +145,14 @@ class Database:
 
     def _migrate(self) -> None:
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(_SCHEMA):
+            # A rollback past a schema change: never write into a layout this version does not know.
+            self._conn.close()
+            raise StateError(
+                f"the agent's database {self.path} was written by a newer agent (schema {version}; this "
+                f"agent knows up to {len(_SCHEMA)}): install the newer agent again, or move the file aside "
+                "to start afresh (its undelivered reports are then lost)"
+            )
         for number, script in enumerate(_SCHEMA[version:], start=version + 1):
             self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -117,3 +117,14 @@ def test_the_new_agent_delivers_the_old_outbox_and_reports_drift_against_the_old
     finally:
         agent.close()
     assert _schema_version(old_state / "agent.db") == 1
+
+
+def test_an_older_agent_refuses_a_database_from_a_newer_schema(old_state: Path) -> None:
+    from agent.errors import StateError
+    from agent.store import Database
+
+    with sqlite3.connect(old_state / "agent.db") as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StateError, match="written by a newer agent") as caught:
+        Database.in_state_dir(old_state)
+    assert "install the newer agent again" in str(caught.value)
