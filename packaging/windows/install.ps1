@@ -7,7 +7,12 @@
   Runs as SYSTEM. Writes %ProgramData%\fleetward\agent.toml and enroll-secret (the MSI restricts the
   folder to SYSTEM and Administrators), then installs or upgrades the MSI silently. Exit code is
   msiexec's: 0 success, 3010 success and a reboot is wanted, 1618 another install is running (Intune retries).
+
+  -Rollback: the MSI refuses to install over a newer version (MajorUpgrade), so first uninstall whatever
+  version is there (uninstall.ps1; %ProgramData%\fleetward is kept), then install this one. Use it in the
+  install command of the older app version you roll back to.
 #>
+param([switch]$Rollback)
 $ErrorActionPreference = "Stop"
 $here = Split-Path -Parent $MyInvocation.MyCommand.Path
 $data = Join-Path $env:ProgramData "fleetward"
@@ -22,6 +27,11 @@ icacls $data /inheritance:r /grant:r "*S-1-5-18:(OI)(CI)F" "*S-1-5-32-544:(OI)(C
 foreach ($name in @("agent.toml", "enroll-secret")) {
     $source = Join-Path $here $name
     if (Test-Path $source) { Copy-Item -Force -Path $source -Destination (Join-Path $data $name) }
+}
+
+if ($Rollback) {
+    & powershell.exe -NoProfile -ExecutionPolicy Bypass -File (Join-Path $here "uninstall.ps1")
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 
 $log = Join-Path $env:WINDIR "Temp\fleetward-agent-install.log"
