@@ -108,3 +108,29 @@ def test_owner_only_files_are_accepted(config: Path, tmp_path: Path) -> None:
     config.chmod(0o644)  # readable by others is fine: it holds no secret
     done = agent(["config", "show"], config, FLEETWARD_ENROLL_SECRET_FILE=str(secret))
     assert done.returncode == 0, done.stderr
+
+
+def test_on_macos_the_mdm_profile_wins_over_the_config_file(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import plistlib
+
+    import agent.settings as agent_settings
+
+    managed = tmp_path / "io.fleetward.agent.plist"  # stands where macOS puts a profile's payload
+    managed.write_bytes(
+        plistlib.dumps({"PayloadUUID": "ignored", "practice": "F81002", "interval_minutes": 30})
+    )
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\npractice = "F81001"\nheartbeat_minutes = 90\n')
+    for name in list(os.environ):
+        if name.startswith("FLEETWARD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("FLEETWARD_CONFIG_FILE", str(config))
+    monkeypatch.setattr(agent_settings, "MANAGED_PREFERENCES", managed)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    settings = agent_settings.load_settings()
+    assert settings.practice == "F81002"  # the profile over the file
+    assert settings.interval_minutes == 30
+    assert settings.heartbeat_minutes == 90  # the file still counts where the profile is silent
+    monkeypatch.setenv("FLEETWARD_PRACTICE", "F81003")
+    assert agent_settings.load_settings().practice == "F81003"  # the environment over the profile
