@@ -36,8 +36,10 @@ def root_logger() -> Iterator[logging.Logger]:
     root.setLevel(level)
 
 
-def _run_until(stderr_file: Path, env: dict[str, str], marker: str) -> str:
-    """`run` with no osqueryd, stderr into a file, until `marker` is logged; then SIGTERM."""
+def _run_until(stderr_file: Path, env: dict[str, str], marker: str, watch: Path | None = None) -> str:
+    """`run` with no osqueryd, stderr into a file, until `marker` is in `watch` (default: that file);
+    then SIGTERM. Returns what stderr received."""
+    watched = watch or stderr_file
     with stderr_file.open("w") as stream:
         stat = os.fstat(stream.fileno())
         journal = env.pop("JOURNAL_STREAM", None)
@@ -48,7 +50,7 @@ def _run_until(stderr_file: Path, env: dict[str, str], marker: str) -> str:
         proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run"], env=env, stderr=stream, cwd=ROOT)
         try:
             deadline = time.monotonic() + 120
-            while marker not in stderr_file.read_text() and time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (watched.exists() and marker in watched.read_text()):
                 time.sleep(0.2)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=60) == 0
@@ -112,8 +114,11 @@ def test_a_configured_log_file_rotates(root_logger: logging.Logger, tmp_path: Pa
 @posix_only
 def test_run_writes_the_log_file_setting(env: dict[str, str], tmp_path: Path) -> None:
     log_file = tmp_path / "agent.log"
-    _run_until(tmp_path / "stderr", {**env, "FLEETWARD_LOG_FILE": str(log_file)}, "trying again")
+    stderr = _run_until(
+        tmp_path / "stderr", {**env, "FLEETWARD_LOG_FILE": str(log_file)}, "trying again", watch=log_file
+    )
     assert "ERROR fleetward.agent: cannot reach osquery" in log_file.read_text()
+    assert stderr == ""  # not a terminal: the file only (launchd keeps stderr for crashes)
 
 
 @pytest.mark.skipif(sys.platform != "win32", reason="the Windows event log (runs in agent-packages.yml)")
