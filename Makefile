@@ -7,16 +7,28 @@ UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --no-sync
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test check lint typecheck format bench sync-dev package clean
+.PHONY: demo plan collector-image test check lint typecheck format bench sync-dev package clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 ## The main job: a simulated fleet through agent, collector and reports, on embedded defaults.
+## The infra extra is synced too, so `fleetward infra plan` (quickstart step 5) works afterwards.
 demo: $(UV)
-	$(UV) sync --locked --inexact --extra agent --extra collector
+	$(UV) sync --locked --inexact --extra agent --extra collector --extra infra
 	$(RUN) fleetward demo --out $(DEMO_OUT)
+
+## The Azure estate, offline: every resource of the example stack and the policy verdicts.
+## --inexact keeps the other extras installed (a plain `uv sync --extra infra` removes them).
+plan: $(UV)
+	$(UV) sync --locked --inexact --extra infra
+	$(RUN) fleetward infra plan --config Pulumi.example.yaml
+
+## The collector's container image (needs a container engine; none runs on the development machine).
+COLLECTOR_IMAGE ?= fleetward-collector:dev
+collector-image:
+	docker build -f packaging/collector/Dockerfile -t $(COLLECTOR_IMAGE) .
 
 sync-dev: $(UV)
 	$(UV) sync --locked --extra dev

@@ -2,7 +2,8 @@
 
 The app does not migrate the database (run `fleetward collector migrate`); it refuses to start
 when the schema is not at head, so an old process can never write to a newer schema or the
-reverse. At startup it registers the shipped catalogue and the bootstrap admin token, if any.
+reverse. At startup it registers the shipped catalogue and the bootstrap admin token and enroll
+secret, if any.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collector.api.openapi import install_openapi
 from collector.observability import Metrics
 from collector.reports import api as reports_api
 from collector.settings import CollectorSettings
+from collector.store.bootstrap import register_enroll_secret
 from collector.store.bundles import register_newest_bundle
 from collector.store.credentials import Hasher, Role, register_api_token
 from collector.store.engine import Database
@@ -95,5 +97,13 @@ def _start(ctx: AppContext) -> None:
                 secret=ctx.settings.bootstrap_admin_token.get_secret_value(),
                 name="bootstrap",
                 role=Role.ADMIN,
+                now=now,
+            )
+        if ctx.settings.bootstrap_enroll_secret is not None:
+            register_enroll_secret(
+                session,
+                ctx.hasher,
+                secret=ctx.settings.bootstrap_enroll_secret.get_secret_value(),
+                validity=ctx.settings.bootstrap_enroll_secret_validity,
                 now=now,
             )

@@ -48,6 +48,16 @@ class CollectorSettings(BaseSettings):
         description="An admin token registered at startup (e.g. from a key vault) so a new deployment "
         "can be administered over HTTP before any token was created from the CLI.",
     )
+    bootstrap_enroll_secret: SecretStr | None = Field(
+        default=None,
+        description="An enroll secret registered at startup (e.g. from a key vault) so laptops can enrol "
+        "on a new deployment before anyone created a secret from the CLI.",
+    )
+    bootstrap_enroll_secret_validity: timedelta = Field(
+        default=timedelta(days=90),
+        gt=timedelta(0),
+        description="Lifetime of the bootstrap enroll secret from its first registration (ISO 8601, e.g. P90D)",
+    )
     log_level: str = Field(default="INFO", description="Python logging level of the JSON logs")
     trusted_bundle_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

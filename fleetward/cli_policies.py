@@ -19,6 +19,7 @@ import typer
 
 if TYPE_CHECKING:
     from fleetward.policy.catalogue import Catalogue
+    from fleetward.policy.fleet_import import FleetPolicy
     from fleetward.policy.verdict import Result
     from fleetward.recorded.model import RecordedDevice
 
@@ -46,17 +47,71 @@ def lint(
     path: Annotated[
         Path | None, typer.Argument(help="Catalogue directory (default: the shipped policies/).")
     ] = None,
+    devices_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--devices", help="Recorded devices to run every policy on (default: the shipped ones)."
+        ),
+    ] = None,
 ) -> None:
-    """Check schema, ids, SQL against osquery's schema, framework references and baselines."""
+    """Check the catalogue runs on osqueryd: fields, ids, references, baselines, and every query compiled
+    against each supported osquery release's schema per platform and run on every recorded device."""
+    from fleetward.errors import FleetwardError
     from fleetward.policy.lint import lint_catalogue
+    from fleetward.recorded.model import load_devices
 
-    problems = lint_catalogue(path, datetime.now(UTC))
+    try:
+        devices = load_devices(devices_dir) if devices_dir is not None else None
+    except FleetwardError as exc:
+        _fail_usage(str(exc))
+    problems = lint_catalogue(path, datetime.now(UTC), devices)
     for problem in problems:
         typer.echo(str(problem))
     if problems:
         typer.echo(f"{len(problems)} problem(s) found.", err=True)
         raise typer.Exit(EXIT_FAIL)
     typer.echo("catalogue is clean", err=True)
+
+
+@app.command("import")
+def import_fleet(
+    files: Annotated[
+        list[Path], typer.Argument(help="Fleet policy YAML files (standard query library or GitOps).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Catalogue directory to write the policies into.")],
+) -> None:
+    """Import Fleet policies as catalogue files (Fleet's "rows mean pass"); lint the result next."""
+    from fleetward.policy.fleet_import import read_fleet_files, write_catalogue
+
+    result = read_fleet_files(files)
+    for problem in result.problems:
+        typer.echo(str(problem), err=True)
+    if not result.policies:
+        _fail_usage(f"no Fleet policies found in {', '.join(str(f) for f in files)}")
+    written = write_catalogue(result, out, _result_columns)
+    typer.echo(
+        f"imported {len(result.policies)} Fleet policies into {out} ({len(written) - 1} files, catalogue.yaml; "
+        f"skipped {result.skipped} documents that are not policies). Next: fleetward policies lint {out}",
+        err=True,
+    )
+    if result.problems:
+        raise typer.Exit(EXIT_FAIL)
+
+
+def _result_columns(policy: FleetPolicy) -> list[str] | None:
+    from fleetward.errors import QueryError
+    from fleetward.recorded.engine import RecordedEngine
+    from fleetward.recorded.extensions import bundled_extension_names, extension_tables
+    from fleetward.recorded.model import RecordedDevice
+
+    device = RecordedDevice(name="import", platform=policy.platforms[0], recorded_at=datetime.now(UTC))
+    engine = RecordedEngine(device, extension_tables=extension_tables(bundled_extension_names()))
+    try:
+        return engine.columns(policy.query.strip().rstrip(";"))
+    except QueryError:
+        return None
+    finally:
+        engine.close()
 
 
 @app.command("test")

@@ -59,3 +59,9 @@ def outside(container: Iterable[Network], network: Network) -> bool:
 def usable_hosts(network: Network) -> int:
     """Addresses Azure lets VMs use in a subnet of this size."""
     return max(network.num_addresses - AZURE_RESERVED_PER_SUBNET, 0)
+
+
+def first_usable_address(text: str) -> str:
+    """The first address Azure hands out in a subnet (the first four are reserved), e.g. for a static IP."""
+    network = parse_network(text)
+    return str(network.network_address + AZURE_RESERVED_PER_SUBNET - 1)

@@ -33,7 +33,10 @@ def plan(
     ),
     output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     now: Annotated[
-        datetime | None, typer.Option(help="Pretend it is this UTC time (token expiry checks); default now.")
+        datetime | None,
+        typer.Option(
+            help="Plan as if deployed at this UTC time (the token expiry is computed from it); default now."
+        ),
     ] = None,
 ) -> None:
     """Run the program under mocks and list every resource it would create, with the policy verdicts."""

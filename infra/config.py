@@ -10,14 +10,14 @@ Field descriptions are the stack-config reference (``infra.docs_gen`` renders th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from infra.sizing import VpnSku
+from infra.sizing import DEFAULT_PROFILE_SIZE_GIB, VpnSku
 
 NAMESPACE = "fleetward"
 
@@ -34,10 +34,17 @@ REQUIRED_TAGS: tuple[str, ...] = ("environment", "owner", "data-classification",
 
 # Secret keys, read with Config.require_secret; never stored in the model or printed.
 SECRET_KEYS: dict[str, str] = {
-    "sessionHostAdminPassword": "Local administrator password of the session hosts (break-glass only).",
+    "sessionHostAdminPassword": "First local administrator password of the session hosts, kept in Key Vault; "
+    "Windows LAPS replaces it with a unique, rotated password per host.",
     "siteSharedKeys": "Object mapping each practice site name to its IPsec pre-shared key (>= 32 characters).",
-    "collectorEnrollSecret": "Secret laptops present to enrol with the collector; stored in Key Vault.",
-    "postgresAdminPassword": "Administrator password of the collector's PostgreSQL flexible server.",
+    "collectorEnrollSecret": "Enroll secret laptops present to the collector (>= 32 characters); stored in Key "
+    "Vault and registered by the collector's bootstrap job.",
+    "collectorAdminToken": "Bootstrap admin API token of the collector (>= 32 characters); stored in Key Vault.",
+}
+MIN_SECRET_LENGTH: dict[str, int] = {
+    "sessionHostAdminPassword": 14,
+    "collectorEnrollSecret": 32,
+    "collectorAdminToken": 32,
 }
 
 
@@ -82,6 +89,11 @@ class NetworkConfig(_Model):
     database_subnet: str = Field(
         "10.60.3.0/28", description="Subnet delegated to the collector's PostgreSQL flexible server."
     )
+    dns_resolver_subnet: str = Field(
+        "10.60.3.16/28",
+        description="Subnet delegated to the DNS Private Resolver inbound endpoint (/28 or larger) that answers "
+        "VPN clients' queries for the private zones.",
+    )
 
 
 class PracticeSite(_Model):
@@ -118,10 +130,12 @@ class VpnConfig(_Model):
     """The VPN gateway: zone-redundant SKU, point-to-site with Entra ID over OpenVPN, site-to-site tunnels."""
 
     sku: VpnSku = Field(
-        "VpnGw1AZ", description="Zone-redundant gateway SKU (VpnGw1AZ 250, 2AZ 500, 3AZ 1,000 users)."
+        "VpnGw1AZ",
+        description="Zone-redundant gateway SKU (VpnGw1AZ 250, 2AZ 500, 3AZ 1,000, 4AZ 5,000 users); the "
+        "generation follows from it (VpnGw1AZ is Generation1 only).",
     )
     expected_concurrent_users: int = Field(
-        250, ge=1, description="Peak concurrent point-to-site users; the SKU must carry them."
+        200, ge=1, description="Peak concurrent point-to-site users; at most 80% of the SKU's limit."
     )
     client_address_pool: str = Field(
         "172.16.0.0/22", description="Addresses handed to P2S clients; at least one per concurrent user."
@@ -168,14 +182,61 @@ class DesktopConfig(_Model):
     max_session_limit: int = Field(12, ge=1, le=999999, description="Sessions per host (breadth-first).")
     start_vm_on_connect: bool = Field(True, description="Start a deallocated host when a user connects.")
     user_group_object_id: UUID = Field(description="Entra group given Desktop Virtualization User.")
-    registration_token_expiry: AwareDatetime = Field(
-        description="Fixed UTC expiry of the host registration token; at most 30 days ahead. Renew by moving it."
+    expected_concurrent_users: int = Field(
+        20,
+        ge=1,
+        description="Peak concurrent desktop sessions; the hosts must carry them plus a spare after losing a zone.",
+    )
+    avd_service_principal_object_id: UUID = Field(
+        description="Object id (not app id) of the tenant's Azure Virtual Desktop service principal "
+        "(app 9cdead84-a844-4324-93f2-b2e6bb768d07); given Power On Off Contributor for scaling."
+    )
+    registration_token_validity: timedelta = Field(
+        timedelta(days=14),
+        description="How long the host registration token lives, from the deploy (ISO 8601 duration, PT2H "
+        "to P30D); every `pulumi up` renews it, so the stack deploys on any date.",
     )
     drive_redirection: bool = Field(
         False, description="Allow local drives in sessions (off: data exfiltration)."
     )
     clipboard_redirection: bool = Field(False, description="Allow clipboard copy in and out of sessions.")
+    rdp_shortpath_public: bool = Field(
+        True,
+        description="Allow RDP Shortpath for public networks (STUN, UDP to clients); off leaves TURN relay only.",
+    )
     scaling: ScalingConfig = Field(default_factory=ScalingConfig, description="Practice-hours scaling plan.")
+
+
+class Installer(_Model):
+    """An MSI the host configuration script downloads, checks and installs."""
+
+    url: str = Field(pattern=r"^https://", description="HTTPS URL of the MSI.")
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9A-Fa-f]{64}$",
+        description="SHA-256 of the MSI; the script refuses any other file.",
+    )
+    arguments: str = Field("", description="Extra msiexec arguments.")
+
+
+class HostInstallers(_Model):
+    """Software for clinicians' sessions: Teams media optimisation, multimedia redirection, smartcard middleware.
+
+    Each is an object `{url, sha256, arguments}` (`sha256` pins the MSI; `null` skips the step)."""
+
+    webrtc_redirector: Installer | None = Field(
+        default_factory=lambda: Installer(url="https://aka.ms/msrdcwebrtcsvc/msi"),
+        description="Remote Desktop WebRTC Redirector Service (Teams media optimisation).",
+    )
+    multimedia_redirection: Installer | None = Field(
+        default_factory=lambda: Installer(url="https://aka.ms/avdmmr/msi"),
+        description="Multimedia redirection host component (browser video in sessions).",
+    )
+    smartcard_middleware: Installer | None = Field(
+        None,
+        description="NHS smartcard middleware MSI (e.g. the Identity Agent your ICB distributes); unset: not "
+        "installed, so smartcard redirection has no middleware behind it.",
+    )
 
 
 class SessionHostsConfig(_Model):
@@ -193,6 +254,9 @@ class SessionHostsConfig(_Model):
         AVD_AGENT_ARTIFACT_URL,
         description="DSC package that installs the AVD agent; check the current one in Azure/RDS-Templates.",
     )
+    installers: HostInstallers = Field(
+        default_factory=lambda: HostInstallers(), description="Installers the host configuration script runs."
+    )
 
 
 class ProfileStorageConfig(_Model):
@@ -201,17 +265,33 @@ class ProfileStorageConfig(_Model):
     share_quota_gib: int = Field(
         1024, alias="shareQuotaGiB", ge=100, le=102400, description="Provisioned size of the share (GiB)."
     )
+    users: int = Field(30, ge=1, description="People with a profile on the share (not just concurrent ones).")
+    profile_size_gib: int = Field(
+        DEFAULT_PROFILE_SIZE_GIB,
+        alias="profileSizeGiB",
+        ge=1,
+        le=2048,
+        description="Largest profile container (FSLogix SizeInMBs; Microsoft's default 30 GB); "
+        "the share must hold one per user.",
+    )
 
 
 class MonitoringConfig(_Model):
+    """Log Analytics and Defender for Cloud."""
+
     retention_in_days: int = Field(90, ge=30, le=730, description="Log Analytics retention.")
+    defender_plans: bool = Field(
+        True,
+        description="Enable Defender for Cloud plans on the subscription (servers P2, Key Vault, storage, "
+        "open-source databases); turn off only where a central team already manages them.",
+    )
 
 
 class CollectorConfig(_Model):
     """Hosting for the fleetward collector: Container Apps (internal) and PostgreSQL flexible server."""
 
     image: str = Field(description="Container image reference of the collector, pinned by tag or digest.")
-    port: int = Field(8000, ge=1, le=65535, description="Port the collector listens on.")
+    port: int = Field(8800, ge=1, le=65535, description="Port the collector listens on (FLEETWARD_PORT).")
     min_replicas: int = Field(1, ge=0, le=30, description="Minimum replicas.")
     max_replicas: int = Field(3, ge=1, le=30, description="Maximum replicas.")
     postgres_sku: str = Field("Standard_B2s", description="PostgreSQL flexible server compute SKU.")
@@ -220,6 +300,10 @@ class CollectorConfig(_Model):
     )
     postgres_version: Literal["15", "16", "17"] = Field("16", description="PostgreSQL major version.")
     postgres_storage_gb: int = Field(32, ge=32, description="PostgreSQL storage size.")
+    enroll_secret_validity: timedelta = Field(
+        timedelta(days=90),
+        description="Lifetime of the enroll secret from its first registration by the collector (ISO 8601).",
+    )
 
 
 class EstateConfig(_Model):
@@ -256,3 +340,13 @@ def config_key(*path: str | int) -> str:
 def expiry_text(moment: datetime) -> str:
     """The registration-token expiry as ARM expects it (UTC, ISO 8601, ``Z``)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def registration_token_expiry(now: datetime, validity: timedelta) -> datetime:
+    """The token expiry of a deploy at ``now``: the start of the run's UTC hour plus ``validity``.
+
+    Rounding to the hour keeps repeated runs within an hour from showing a diff, and leaves at least
+    ``validity`` less one hour of life.
+    """
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return hour + validity

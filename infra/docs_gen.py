@@ -6,9 +6,10 @@ python -m infra.docs_gen > docs/reference/stack-config.md
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic_core import PydanticUndefined
 
 from infra.config import NAMESPACE, SECRET_KEYS, EstateConfig
@@ -17,12 +18,19 @@ from infra.config import NAMESPACE, SECRET_KEYS, EstateConfig
 def _default(field: Any) -> str:
     if field.default_factory is not None:
         value = field.default_factory()
-        return "(see below)" if isinstance(value, BaseModel) else f"`{json.dumps(value)}`"
+        annotation = field.annotation
+        if isinstance(value, BaseModel):
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                return "(see below)"
+            return f"`{json.dumps(value.model_dump(mode='json', by_alias=True, exclude_defaults=True))}`"
+        return f"`{json.dumps(value)}`"
     if field.default is PydanticUndefined:
         return "**required**"
     if field.default is None:
         return "unset"
     value = field.default
+    if isinstance(value, timedelta):
+        return f"`{TypeAdapter(timedelta).dump_python(value, mode='json')}`"
     return f"`{json.dumps(value if isinstance(value, (bool, int, str, list)) else str(value))}`"
 
 

@@ -49,6 +49,8 @@ class RecordedResource:
     inputs: Mapping[str, Any]
     property_dependencies: Mapping[str, tuple[str, ...]]
     custom_timeouts: tuple[str, str, str] = ("", "", "")
+    dependencies: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -140,6 +142,8 @@ def run_offline(
                                 request.customTimeouts.update,
                                 request.customTimeouts.delete,
                             ),
+                            dependencies=tuple(request.dependencies),
+                            ignore_changes=tuple(request.ignoreChanges),
                         )
                     )
             return response
@@ -177,7 +181,7 @@ def _computed_outputs(type_token: str, name: str, resource_id: str) -> dict[str,
             return {"properties": {"secretUri": f"https://vault.vault.azure.net/secrets/{name}"}}
         case "azure-native:dbforpostgresql:Server":
             return {"fullyQualifiedDomainName": f"{name}.postgres.database.azure.com"}
-        case "azure-native:app:ContainerApp":
-            return {"latestRevisionFqdn": f"{name}.internal.offline.uksouth.azurecontainerapps.io"}
+        case "azure-native:app:ManagedEnvironment":
+            return {"defaultDomain": "offline-0000.uksouth.azurecontainerapps.io", "staticIp": "10.60.2.100"}
         case _:
             return {}

@@ -12,7 +12,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from infra.offline import OfflineRun, RecordedResource, azure_name
-from infra.policypack.rules import DIAGNOSTICS_RULE, RESOURCE_RULES, missing_diagnostics
+from infra.policypack.rules import (
+    DIAGNOSTICS_RULE,
+    EXPOSURE_RULE,
+    RESOURCE_RULES,
+    external_ingress_outside_vnet,
+    missing_diagnostics,
+)
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 MASK = "[secret]"
@@ -27,6 +33,7 @@ KEY_SETTINGS = (
     "minimumTlsVersion",
     "hostPoolType",
     "maxSessionLimit",
+    "registrationInfo",
     "timeZone",
     "securityProfile",
     "activeActive",
@@ -101,6 +108,12 @@ def evaluate(resources: list[RecordedResource]) -> list[Verdict]:
     verdicts += [
         Verdict(DIAGNOSTICS_RULE, urn, message)
         for urn, message in missing_diagnostics((r.type, r.urn, r) for r in resources)
+    ]
+    verdicts += [
+        Verdict(EXPOSURE_RULE, urn, message)
+        for urn, message in external_ingress_outside_vnet(
+            (r.type, r.urn, unwrap(r.inputs), r.property_dependencies) for r in resources
+        )
     ]
     return sorted(verdicts, key=lambda v: (v.rule, v.urn))
 

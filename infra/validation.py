@@ -2,32 +2,41 @@
 
 ``load_estate_config`` turns the raw ``fleetward:*`` config mapping into an ``EstateConfig`` or raises
 ``ConfigError`` listing every issue with its config key. Shape errors come from pydantic; the checks here are
-the ones that need several keys at once (address plan, sizing, zones, token expiry, tags, secrets).
+the ones that need several keys at once (address plan, sizing headroom, zones, token validity, tags, secrets).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from infra.addressing import NamedRange, is_rfc1918, outside, overlapping_pairs, parse_network, usable_hosts
-from infra.config import NAMESPACE, REQUIRED_TAGS, SECRET_KEYS, EstateConfig, config_key
+from infra.config import MIN_SECRET_LENGTH, NAMESPACE, REQUIRED_TAGS, SECRET_KEYS, EstateConfig, config_key
 from infra.errors import ConfigError, ConfigIssue
-from infra.regions import KNOWN_REGIONS, has_availability_zones
-from infra.sizing import P2S_CONNECTION_LIMIT, S2S_TUNNEL_LIMIT, smallest_sku_for
+from infra.regions import KNOWN_REGIONS, ZONES, has_availability_zones
+from infra.sizing import (
+    P2S_CONNECTION_LIMIT,
+    S2S_TUNNEL_LIMIT,
+    VPN_HEADROOM,
+    hosts_after_zone_loss,
+    hosts_for_sessions,
+    planned_p2s_capacity,
+    smallest_host_count,
+    smallest_sku_for,
+)
 
 # Azure accepts registration tokens valid for at most 30 days (maintainers of the AVM host-pool module, #30/#46)
-# and at least one hour.
+# and at least one hour; the expiry is rounded down to the hour, so ask for two.
 MAX_TOKEN_LIFETIME = timedelta(days=30)
-MIN_TOKEN_LIFETIME = timedelta(hours=1)
+MIN_TOKEN_LIFETIME = timedelta(hours=2)
 MIN_SHARED_KEY_LENGTH = 32
 
 
 def load_estate_config(
-    raw: Mapping[str, Any], *, now: datetime, secrets: Mapping[str, object] | None = None
+    raw: Mapping[str, Any], *, secrets: Mapping[str, object] | None = None
 ) -> EstateConfig:
     """Parse and check the ``fleetward`` config (keys without namespace). Raises ConfigError with all issues.
 
@@ -39,7 +48,7 @@ def load_estate_config(
         config = EstateConfig.model_validate(settings)
     except ValidationError as exc:
         raise ConfigError([_issue_from_pydantic(error) for error in exc.errors()]) from exc
-    issues = check_estate(config, now=now)
+    issues = check_estate(config)
     if secrets is not None:
         issues += check_secrets(config, secrets)
     if issues:
@@ -58,13 +67,13 @@ def _issue_from_pydantic(error: Mapping[str, Any]) -> ConfigIssue:
     return ConfigIssue(key, message)
 
 
-def check_estate(config: EstateConfig, *, now: datetime) -> list[ConfigIssue]:
+def check_estate(config: EstateConfig) -> list[ConfigIssue]:
     """Every cross-key rule; returns issues instead of raising so callers can merge them."""
     return [
         *_check_addresses(config),
         *_check_sizing(config),
         *_check_region(config),
-        *_check_token_expiry(config, now),
+        *_check_token_validity(config),
         *_check_tags(config),
         *_check_collector(config),
     ]
@@ -93,6 +102,7 @@ def _check_addresses(config: EstateConfig) -> list[ConfigIssue]:
         "privateEndpointSubnet": net.private_endpoint_subnet,
         "collectorSubnet": net.collector_subnet,
         "databaseSubnet": net.database_subnet,
+        "dnsResolverSubnet": net.dns_resolver_subnet,
     }
     subnets = [r for f, t in subnet_fields.items() if (r := _parse(config_key("network", f), t, issues))]
     pool = _parse(config_key("vpn", "clientAddressPool"), config.vpn.client_address_pool, issues)
@@ -140,6 +150,14 @@ def _check_addresses(config: EstateConfig) -> list[ConfigIssue]:
                 f"{config.session_hosts.count} session hosts; use a larger prefix",
             )
         )
+    resolver = by_key.get(config_key("network", "dnsResolverSubnet"))
+    if resolver is not None and resolver.prefixlen > 28:
+        issues.append(
+            ConfigIssue(
+                config_key("network", "dnsResolverSubnet"),
+                "a DNS Private Resolver inbound endpoint needs a /28 or larger subnet",
+            )
+        )
     collector = by_key.get(config_key("network", "collectorSubnet"))
     if collector is not None and collector.prefixlen > 27:
         issues.append(
@@ -160,17 +178,18 @@ def _check_addresses(config: EstateConfig) -> list[ConfigIssue]:
 
 
 def _check_sizing(config: EstateConfig) -> list[ConfigIssue]:
-    issues: list[ConfigIssue] = []
+    issues: list[ConfigIssue] = [*_check_host_headroom(config), *_check_profile_share(config)]
     vpn = config.vpn
     limit = P2S_CONNECTION_LIMIT[vpn.sku]
-    if vpn.expected_concurrent_users > limit:
+    if vpn.expected_concurrent_users > planned_p2s_capacity(vpn.sku):
         better = smallest_sku_for(vpn.expected_concurrent_users)
         advice = f"use {better}" if better else "split users across gateways"
         issues.append(
             ConfigIssue(
                 config_key("vpn", "sku"),
-                f"{vpn.sku} carries {limit} concurrent IKEv2/OpenVPN "
-                f"users but vpn.expectedConcurrentUsers is {vpn.expected_concurrent_users}; {advice}",
+                f"{vpn.sku} carries {limit} concurrent IKEv2/OpenVPN users, planned at most "
+                f"{planned_p2s_capacity(vpn.sku)} ({VPN_HEADROOM:.0%}), but vpn.expectedConcurrentUsers is "
+                f"{vpn.expected_concurrent_users}; {advice}",
             )
         )
     if len(vpn.practice_sites) > S2S_TUNNEL_LIMIT[vpn.sku]:
@@ -196,6 +215,39 @@ def _check_sizing(config: EstateConfig) -> list[ConfigIssue]:
     return issues
 
 
+def _check_host_headroom(config: EstateConfig) -> list[ConfigIssue]:
+    """Peak sessions fit on the hosts left after losing the fullest zone, with one host to spare."""
+    users, per_host = config.desktop.expected_concurrent_users, config.desktop.max_session_limit
+    zones = len(ZONES) if has_availability_zones(config.location) else 1
+    count = config.session_hosts.count
+    needed = hosts_for_sessions(users, per_host)
+    left = hosts_after_zone_loss(count, zones)
+    if left >= needed:
+        return []
+    return [
+        ConfigIssue(
+            config_key("sessionHosts", "count"),
+            f"{count} hosts leave {left} after losing a zone, but {users} sessions at {per_host} per host "
+            f"need {needed} (one spare included); use at least "
+            f"{smallest_host_count(users, per_host, zones)} hosts or raise desktop.maxSessionLimit",
+        )
+    ]
+
+
+def _check_profile_share(config: EstateConfig) -> list[ConfigIssue]:
+    storage = config.profile_storage
+    needed = storage.users * storage.profile_size_gib
+    if storage.share_quota_gib >= needed:
+        return []
+    return [
+        ConfigIssue(
+            config_key("profileStorage", "shareQuotaGiB"),
+            f"{storage.share_quota_gib} GiB holds fewer than {storage.users} profiles of "
+            f"{storage.profile_size_gib} GiB; provision at least {needed} GiB (at most 102400)",
+        )
+    ]
+
+
 def _check_region(config: EstateConfig) -> list[ConfigIssue]:
     key = config_key("location")
     if config.location not in KNOWN_REGIONS:
@@ -216,24 +268,16 @@ def _check_region(config: EstateConfig) -> list[ConfigIssue]:
     return []
 
 
-def _check_token_expiry(config: EstateConfig, now: datetime) -> list[ConfigIssue]:
-    key = config_key("desktop", "registrationTokenExpiry")
-    expiry = config.desktop.registration_token_expiry
-    if expiry - now < MIN_TOKEN_LIFETIME:
-        return [
-            ConfigIssue(
-                key,
-                f"{expiry.isoformat()} is in the past or within the hour; set a date 1-30 days "
-                "ahead (the token only needs to live until the hosts have registered)",
-            )
-        ]
-    if expiry - now > MAX_TOKEN_LIFETIME:
-        return [
-            ConfigIssue(
-                key, f"{expiry.isoformat()} is more than 30 days ahead; Azure accepts at most 30 days"
-            )
-        ]
-    return []
+def _check_token_validity(config: EstateConfig) -> list[ConfigIssue]:
+    validity = config.desktop.registration_token_validity
+    if MIN_TOKEN_LIFETIME <= validity <= MAX_TOKEN_LIFETIME:
+        return []
+    return [
+        ConfigIssue(
+            config_key("desktop", "registrationTokenValidity"),
+            f"{validity} is outside what Azure accepts; use a duration from PT2H to P30D (e.g. P14D)",
+        )
+    ]
 
 
 def _check_tags(config: EstateConfig) -> list[ConfigIssue]:
@@ -263,11 +307,14 @@ def _check_collector(config: EstateConfig) -> list[ConfigIssue]:
 def check_secrets(config: EstateConfig, secrets: Mapping[str, object]) -> list[ConfigIssue]:
     """Secret keys present, and one strong enough pre-shared key per practice site."""
     issues: list[ConfigIssue] = []
-    for name in ("sessionHostAdminPassword", "collectorEnrollSecret", "postgresAdminPassword"):
-        if not secrets.get(name):
+    for name, length in MIN_SECRET_LENGTH.items():
+        value = secrets.get(name)
+        if not value:
             issues.append(
                 ConfigIssue(config_key(name), f"is required; set it with `pulumi config set --secret {name}`")
             )
+        elif len(str(value)) < length:
+            issues.append(ConfigIssue(config_key(name), f"is shorter than {length} characters"))
     site_keys = secrets.get("siteSharedKeys") or {}
     if not isinstance(site_keys, Mapping):
         return [

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.errors import StoreError
+from collector.store.entra_auth import ManagedIdentityTokens, split_client_id, use_token_password
 
 _IMMEDIATE = "fleetward_begin_immediate"
 
@@ -33,9 +34,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed, entra_client_id = split_client_id(parsed)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+        if entra_client_id:  # Azure: an Entra token per connection instead of a password
+            use_token_password(engine, ManagedIdentityTokens(entra_client_id))
+        return engine
     raise StoreError(
         f"database backend {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL"
     )

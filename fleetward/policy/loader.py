@@ -1,6 +1,7 @@
 """Read a catalogue directory and collect every problem, each naming file, line and field.
 
     policies/<id>.yaml               one policy per file, id == file stem
+    policies/catalogue.yaml          supported osquery releases and extension tables (manifest.py)
     policies/baselines/<name>.yaml   patch floors and end-of-servicing dates per OS release
     policies/frameworks/<id>.yaml    controls of DSPT, Cyber Essentials, CIS Controls, NCSC
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from fleetward.errors import Problem
 from fleetward.policy.baseline import Baseline, last_supported_day
 from fleetward.policy.frameworks import Framework
+from fleetward.policy.manifest import MANIFEST_NAME, CatalogueManifest, read_manifest
 from fleetward.policy.model import Policy
 from fleetward.policy.yamlsource import SourceDocument, read_yaml
 from fleetward.recorded.versions import compare
@@ -37,6 +39,7 @@ class CatalogueSource:
     frameworks: dict[str, Framework] = field(default_factory=dict)
     documents: dict[str, SourceDocument] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    manifest: CatalogueManifest = field(default_factory=CatalogueManifest)
 
     def line(self, policy_id: str, *loc: str | int) -> int:
         document = self.documents.get(policy_id)
@@ -54,6 +57,8 @@ def read_catalogue(root: Path) -> CatalogueSource:
             Problem(str(root), 1, "catalogue directory not found (expected policies/ with *.yaml files)")
         )
         return source
+    source.manifest, manifest_problems = read_manifest(root)
+    source.problems.extend(manifest_problems)
     for path in _yaml_files(root / "baselines"):
         baseline, document = _read_model(path, Baseline, source.problems, key="name")
         if baseline is not None and document is not None:
@@ -65,6 +70,8 @@ def read_catalogue(root: Path) -> CatalogueSource:
             source.problems.extend(_check_framework(framework, document))
             source.frameworks[framework.id] = framework
     for path in _yaml_files(root):
+        if path.name == MANIFEST_NAME:
+            continue
         document, problems = read_yaml(path)
         source.problems.extend(problems)
         if document is None:

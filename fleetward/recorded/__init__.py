@@ -1,8 +1,8 @@
 """Recorded devices: a laptop's osquery tables captured to a file, and an engine that answers SQL over them.
 
-Used where a real osqueryd cannot be: tests, the fleet simulator and the demo. The engine builds each
-table with exactly osquery's columns and types for the device's platform, so SQL that runs here runs
-on a laptop.
+Used where a real osqueryd cannot be: tests, lint, the fleet simulator and the demo. The engine answers
+as osqueryd of the device's release does: that release's tables as SQLite virtual tables, hidden and
+required columns, NULLs, and every SQL function osquery registers (docs/reference/recorded-devices.md).
 """
 
 from fleetward.recorded.engine import RecordedEngine

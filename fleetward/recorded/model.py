@@ -5,19 +5,22 @@
     description: what this device shows
     platform: windows                   # windows | darwin | linux (osquery's platform family)
     recorded_at: 2026-11-10T09:00:00Z
-    osquery_version: 5.23.1
+    osquery_version: 5.23.1             # a supported release (fleetward/recorded/schemas/)
+    sources:                            # table -> where its row shapes come from (spec, C++ file)
+      os_version: specs/os_version.table; osquery/tables/system/windows/os_version.cpp
     tables:                             # table -> rows; values as osquery returns them (strings)
       os_version:
         - {name: Microsoft Windows 11 Enterprise, build: "26100", revision: "8655", ...}
     errors:                             # table -> the error osquery gives when that table is queried
       windows_security_center: "WMI query failed"
 
-Every table and column must exist in osquery's schema for the platform. Columns a row leaves out
-read as "" (osquery's empty value). Numbers are accepted and kept as their decimal text.
+Every table and column must exist in that release's schema for the platform. A column a row leaves
+out is one the table did not set: it reads NULL, as on osqueryd. Numbers are kept as decimal text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -27,7 +30,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from fleetward.errors import DeviceRecordError
 from fleetward.platform import Platform
-from fleetward.recorded.schema import OsquerySchema, load_schema
+from fleetward.recorded.schema import OsquerySchema, Table, load_schema
 
 FORMAT = "fleetward.recorded-device/v1"
 Value = str | int | float
@@ -42,6 +45,11 @@ class RecordedDevice(BaseModel):
     platform: Platform
     recorded_at: AwareDatetime
     osquery_version: str = "5.23.1"
+    sources: dict[str, str] = Field(default_factory=dict)
+    extensions: tuple[str, ...] = Field(
+        default=(),
+        description="Extension sets its osqueryd runs (fleetward/recorded/extensions/), e.g. fleet-orbit",
+    )
     tables: dict[str, list[dict[str, str]]] = Field(default_factory=dict)
     errors: dict[str, str] = Field(default_factory=dict)
 
@@ -62,11 +70,12 @@ class RecordedDevice(BaseModel):
         rows = self.tables.get(table) or []
         return rows[0].get(column, default) if rows else default
 
-    def check_against(self, schema: OsquerySchema) -> list[str]:
+    def check_against(self, schema: OsquerySchema, extra_tables: Sequence[Table] = ()) -> list[str]:
         """Problems with tables or columns osquery would not have on this platform."""
         problems: list[str] = []
+        extras = {t.name: t for t in extra_tables}
         for table, rows in {**self.tables, **{key: [] for key in self.errors}}.items():
-            spec = schema.table(table)
+            spec = extras.get(table) or schema.table(table)
             if spec is None:
                 problems.append(f"table {table!r} is not an osquery table")
                 continue
@@ -134,7 +143,17 @@ def load_device(path: Path, schema: OsquerySchema | None = None) -> RecordedDevi
         raise DeviceRecordError(f"{path}: {details}") from exc
     if device.name != path.stem:
         raise DeviceRecordError(f"{path}: name {device.name!r} must equal the file stem {path.stem!r}")
-    problems = device.check_against(schema or load_schema())
+    try:
+        release_schema = schema or load_schema(device.osquery_version)
+    except DeviceRecordError as exc:
+        raise DeviceRecordError(f"{path}: osquery_version: {exc}") from exc
+    from fleetward.recorded.extensions import extension_tables
+
+    try:
+        extras = extension_tables(device.extensions)
+    except DeviceRecordError as exc:
+        raise DeviceRecordError(f"{path}: extensions: {exc}") from exc
+    problems = device.check_against(release_schema, extras)
     if problems:
         raise DeviceRecordError(f"{path}: " + "; ".join(problems))
     return device

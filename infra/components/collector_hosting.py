@@ -1,38 +1,59 @@
-"""Collector hosting: an internal Container App, PostgreSQL on a private network, the enroll secret in Key Vault.
+"""Collector hosting: Container Apps in an internal environment, PostgreSQL with Entra sign-in only, a migrations
+job, and the bootstrap credentials from Key Vault.
 
-Laptops reach the collector over the VPN only: the Container Apps environment is internal to the VNet, the
-database has no public access, and the app reads its enroll secret from Key Vault with a managed identity.
+- The environment is internal (its only address is a private IP in the collector subnet, learn
+  container-apps/networking "Accessibility level"). Inside an internal environment, ``external: true`` ingress
+  exposes the app on the environment's inbound IP, which is private, so it is reachable from the VNet and VPN
+  clients; ``external: false`` ("reachable only from within the same Container Apps environment") would leave
+  laptops unable to reach the collector (learn container-apps/ingress-overview "External and internal
+  ingress"; PSRule Azure.ContainerApp.ExternalIngress). A private DNS zone named after the environment's default domain, with a
+  wildcard record to its static IP, makes ``<app>.<default domain>`` resolve in the VNet (learn
+  container-apps/vnet-custom-internal "DNS"); that FQDN is stable across revisions, unlike
+  ``latestRevisionFqdn``.
+- PostgreSQL accepts Microsoft Entra tokens only, no passwords (``authConfig``; the AVM flexible-server module
+  defaults to the same). The collector's managed identity is the server's Entra administrator and signs in with
+  an access token (collector/store/entra_auth.py reads ``fleetward_entra_client_id`` from the URL).
+- A manual Container Apps job runs ``fleetward collector migrate`` with the same image and identity; run it after
+  each image change (docs/platform-team.md). The app applies the bootstrap admin token and enroll secret
+  (``FLEETWARD_BOOTSTRAP_ADMIN_TOKEN``, ``FLEETWARD_BOOTSTRAP_ENROLL_SECRET``, collector/settings.py) at start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
 
 import pulumi
-from pulumi_azure_native import (
-    app,
-    authorization,
-    dbforpostgresql,
-    keyvault,
-    managedidentity,
-    network,
-    privatedns,
-)
+from pulumi_azure_native import app, authorization, dbforpostgresql, managedidentity, privatedns
+from pydantic import TypeAdapter
 
-from infra.components.base import (
-    KEY_VAULT_SECRETS_USER,
-    PACKAGE,
-    Placement,
-    child,
-    role_definition_id,
-    secret,
-)
+from infra.components.base import KEY_VAULT_SECRETS_USER, PACKAGE, Placement, child, role_definition_id
 from infra.components.monitoring import add_diagnostics
 from infra.config import CollectorConfig
-from infra.naming import compact_name, resource_name
+from infra.naming import resource_name
 
-VAULT_PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
-POSTGRES_ADMIN = "fleetward_admin"
+DATABASE_NAME = "fleetward"
+# Secrets in Key Vault the collector reads, and the environment variable each one becomes.
+COLLECTOR_SECRETS: dict[str, str] = {
+    "collector-admin-token": "FLEETWARD_BOOTSTRAP_ADMIN_TOKEN",
+    "collector-enroll-secret": "FLEETWARD_BOOTSTRAP_ENROLL_SECRET",
+}
+
+
+def iso_duration(value: timedelta) -> str:
+    """An ISO 8601 duration, as the collector's settings parse it (``P90D``)."""
+    return str(TypeAdapter(timedelta).dump_python(value, mode="json"))
+
+
+def database_url(user: str, host: str, client_id: str) -> str:
+    """The collector's SQLAlchemy URL: no password (Entra token at connect time), every part URL-encoded."""
+    return (
+        f"postgresql+psycopg://{quote(user, safe='')}@{quote(host, safe='.-')}:5432/{DATABASE_NAME}"
+        f"?sslmode=require&fleetward_entra_client_id={quote(client_id, safe='-')}"
+    )
 
 
 @dataclass(frozen=True)
@@ -43,15 +64,14 @@ class CollectorHostingArgs:
     vnet_id: pulumi.Input[str]
     collector_subnet_id: pulumi.Input[str]
     database_subnet_id: pulumi.Input[str]
-    private_endpoint_subnet_id: pulumi.Input[str]
     workspace_id: pulumi.Input[str]
-    enroll_secret: pulumi.Output[str]
-    postgres_password: pulumi.Output[str]
+    secret_uris: Mapping[str, pulumi.Input[str]]
+    secret_ids: Mapping[str, pulumi.Input[str]]
 
 
 class CollectorHosting(pulumi.ComponentResource):
     collector_url: pulumi.Output[str]
-    key_vault_uri: pulumi.Output[str]
+    migrations_job_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: CollectorHostingArgs, opts: pulumi.ResourceOptions | None = None
@@ -60,7 +80,7 @@ class CollectorHosting(pulumi.ComponentResource):
         p, cfg = args.placement, args.config
         tags = dict(p.tags)
 
-        def private_zone(key: str, zone_name: str) -> privatedns.PrivateZone:
+        def private_zone(key: str, zone_name: pulumi.Input[str]) -> privatedns.PrivateZone:
             zone = privatedns.PrivateZone(
                 f"{name}-dns-{key}",
                 private_zone_name=zone_name,
@@ -82,71 +102,27 @@ class CollectorHosting(pulumi.ComponentResource):
             )
             return zone
 
+        identity_name = resource_name("id", p.prefix, "collector")
         # The SDK renames the identity's ARM name argument to resource_name_ (resource_name is the Pulumi name).
         identity = managedidentity.UserAssignedIdentity(
             f"{name}-id",
-            resource_name_=resource_name("id", p.prefix, "collector"),
+            resource_name_=identity_name,
             resource_group_name=p.resource_group_name,
             location=p.location,
             tags=tags,
             opts=child(self),
         )
-        vault = keyvault.Vault(
-            f"{name}-kv",
-            vault_name=compact_name("kv", p.prefix),
-            resource_group_name=p.resource_group_name,
-            location=p.location,
-            properties={
-                "tenant_id": args.tenant_id,
-                "sku": {"family": "A", "name": "standard"},
-                "enable_rbac_authorization": True,
-                "enable_purge_protection": True,
-                "enable_soft_delete": True,
-                "public_network_access": "Disabled",
-                "network_acls": {"default_action": "Deny", "bypass": "AzureServices"},
-            },
-            tags=tags,
-            opts=child(self),
-        )
-        enroll_secret = keyvault.Secret(
-            f"{name}-enroll-secret",
-            secret_name="collector-enroll-secret",  # noqa: S106 - the name of the secret, not its value
-            vault_name=vault.name,
-            resource_group_name=p.resource_group_name,
-            properties={"value": secret(args.enroll_secret), "content_type": "text/plain"},
-            tags=tags,
-            opts=child(self, additional_secret_outputs=["properties"]),
-        )
-        reader = authorization.RoleAssignment(
-            f"{name}-kv-reader",
-            principal_id=identity.principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=role_definition_id(p.subscription_id, KEY_VAULT_SECRETS_USER),
-            scope=vault.id,
-            opts=child(self),
-        )
-        vault_zone = private_zone("vault", VAULT_PRIVATE_DNS_ZONE)
-        vault_pe = network.PrivateEndpoint(
-            f"{name}-kv-pe",
-            private_endpoint_name=resource_name("pe", p.prefix, "kv"),
-            resource_group_name=p.resource_group_name,
-            location=p.location,
-            subnet={"id": args.private_endpoint_subnet_id},
-            private_link_service_connections=[
-                {"name": "vault", "private_link_service_id": vault.id, "group_ids": ["vault"]}
-            ],
-            tags=tags,
-            opts=child(self),
-        )
-        network.PrivateDnsZoneGroup(
-            f"{name}-kv-pe-dns",
-            private_dns_zone_group_name="default",
-            private_endpoint_name=vault_pe.name,
-            resource_group_name=p.resource_group_name,
-            private_dns_zone_configs=[{"name": "vault", "private_dns_zone_id": vault_zone.id}],
-            opts=child(self),
-        )
-        add_diagnostics(f"{name}-kv", target_id=vault.id, workspace_id=args.workspace_id, parent=self)
+        readers = [
+            authorization.RoleAssignment(
+                f"{name}-kv-reader-{secret_name}",
+                principal_id=identity.principal_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=role_definition_id(p.subscription_id, KEY_VAULT_SECRETS_USER),
+                scope=args.secret_ids[secret_name],
+                opts=child(self),
+            )
+            for secret_name in COLLECTOR_SECRETS
+        ]
 
         server_name = resource_name("psql", p.prefix, "collector")
         pg_zone = private_zone("postgres", f"{server_name}.private.postgres.database.azure.com")
@@ -158,8 +134,11 @@ class CollectorHosting(pulumi.ComponentResource):
             version=cfg.postgres_version,
             sku={"name": cfg.postgres_sku, "tier": cfg.postgres_tier},
             storage={"storage_size_gb": cfg.postgres_storage_gb, "auto_grow": "Enabled"},
-            administrator_login=POSTGRES_ADMIN,
-            administrator_login_password=secret(args.postgres_password),
+            auth_config={
+                "active_directory_auth": "Enabled",
+                "password_auth": "Disabled",
+                "tenant_id": args.tenant_id,
+            },
             network={
                 "delegated_subnet_resource_id": args.database_subnet_id,
                 "private_dns_zone_arm_resource_id": pg_zone.id,
@@ -167,11 +146,21 @@ class CollectorHosting(pulumi.ComponentResource):
             },
             backup={"backup_retention_days": 35, "geo_redundant_backup": "Disabled"},
             tags=tags,
-            opts=child(self, additional_secret_outputs=["administratorLoginPassword"]),
+            opts=child(self),
+        )
+        admin = dbforpostgresql.Administrator(
+            f"{name}-psql-admin",
+            server_name=server.name,
+            resource_group_name=p.resource_group_name,
+            object_id=identity.principal_id,
+            principal_name=identity.name,
+            principal_type="ServicePrincipal",
+            tenant_id=args.tenant_id,
+            opts=child(self),
         )
         database = dbforpostgresql.Database(
             f"{name}-db",
-            database_name="fleetward",
+            database_name=DATABASE_NAME,
             server_name=server.name,
             resource_group_name=p.resource_group_name,
             opts=child(self),
@@ -192,37 +181,52 @@ class CollectorHosting(pulumi.ComponentResource):
             opts=child(self),
         )
         add_diagnostics(f"{name}-env", target_id=environment.id, workspace_id=args.workspace_id, parent=self)
-        database_url = secret(
-            pulumi.Output.format(
-                "postgresql+psycopg://{0}:{1}@{2}/{3}?sslmode=require",
-                POSTGRES_ADMIN,
-                args.postgres_password,
-                server.fully_qualified_domain_name,
-                database.name,
-            )
+        env_zone = private_zone("cae", environment.default_domain)
+        privatedns.PrivateRecordSet(
+            f"{name}-dns-cae-wildcard",
+            private_zone_name=env_zone.name,
+            resource_group_name=p.resource_group_name,
+            record_type="A",
+            relative_record_set_name="*",
+            ttl=300,
+            a_records=[{"ipv4_address": environment.static_ip}],
+            opts=child(self),
         )
-        container_app = app.ContainerApp(
+
+        url = pulumi.Output.all(identity.name, server.fully_qualified_domain_name, identity.client_id).apply(
+            lambda parts: database_url(str(parts[0]), str(parts[1]), str(parts[2]))
+        )
+        common_env: list[dict[str, Any]] = [
+            {"name": "FLEETWARD_DATABASE_URL", "value": url},
+            # The identity endpoint needs the client id to pick the user-assigned identity.
+            {"name": "AZURE_CLIENT_ID", "value": identity.client_id},
+        ]
+        identity_settings = {"type": "UserAssigned", "user_assigned_identities": [identity.id]}
+        app_name = resource_name("ca", p.prefix, "collector")[:32]
+        app.ContainerApp(
             f"{name}-app",
-            container_app_name=resource_name("ca", p.prefix, "collector")[:32],
+            container_app_name=app_name,
             resource_group_name=p.resource_group_name,
             location=p.location,
             managed_environment_id=environment.id,
             workload_profile_name="Consumption",
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+            identity=identity_settings,
             configuration={
+                "active_revisions_mode": "Single",
                 "ingress": {
-                    "external": False,
+                    # Internal environment: "external" is VNet-wide, never the internet (module docstring).
+                    "external": True,
                     "target_port": cfg.port,
                     "transport": "auto",
                     "allow_insecure": False,
                 },
                 "secrets": [
                     {
-                        "name": "enroll-secret",
-                        "key_vault_url": enroll_secret.properties.secret_uri,
+                        "name": secret_name,
+                        "key_vault_url": args.secret_uris[secret_name],
                         "identity": identity.id,
-                    },
-                    {"name": "database-url", "value": database_url},
+                    }
+                    for secret_name in COLLECTOR_SECRETS
                 ],
             },
             template={
@@ -230,18 +234,62 @@ class CollectorHosting(pulumi.ComponentResource):
                     {
                         "name": "collector",
                         "image": cfg.image,
+                        "command": ["fleetward", "collector", "serve"],
                         "resources": {"cpu": 0.5, "memory": "1Gi"},
                         "env": [
-                            {"name": "FLEETWARD_ENROLL_SECRET", "secret_ref": "enroll-secret"},
-                            {"name": "FLEETWARD_DATABASE_URL", "secret_ref": "database-url"},
+                            *common_env,
+                            {"name": "FLEETWARD_HOST", "value": "0.0.0.0"},  # noqa: S104 - inside the container
+                            {"name": "FLEETWARD_PORT", "value": str(cfg.port)},
+                            {
+                                "name": "FLEETWARD_BOOTSTRAP_ENROLL_SECRET_VALIDITY",
+                                "value": iso_duration(cfg.enroll_secret_validity),
+                            },
+                            *[
+                                {"name": variable, "secret_ref": secret_name}
+                                for secret_name, variable in COLLECTOR_SECRETS.items()
+                            ],
+                        ],
+                        "probes": [
+                            {"type": "Readiness", "http_get": {"path": "/readyz", "port": cfg.port}},
+                            {"type": "Liveness", "http_get": {"path": "/healthz", "port": cfg.port}},
                         ],
                     }
                 ],
                 "scale": {"min_replicas": cfg.min_replicas, "max_replicas": cfg.max_replicas},
             },
             tags=tags,
-            opts=child(self, depends_on=[reader], additional_secret_outputs=["configuration"]),
+            opts=child(self, depends_on=[*readers, admin, database]),
         )
-        self.collector_url = pulumi.Output.concat("https://", container_app.latest_revision_fqdn)
-        self.key_vault_uri = vault.properties.vault_uri
-        self.register_outputs({"collector_url": self.collector_url, "key_vault_uri": self.key_vault_uri})
+        job = app.Job(
+            f"{name}-migrate",
+            job_name=resource_name("caj", p.prefix, "migrate")[:32],
+            resource_group_name=p.resource_group_name,
+            location=p.location,
+            environment_id=environment.id,
+            workload_profile_name="Consumption",
+            identity=identity_settings,
+            configuration={
+                "trigger_type": "Manual",
+                "replica_timeout": 1800,
+                "replica_retry_limit": 1,
+                "manual_trigger_config": {"parallelism": 1, "replica_completion_count": 1},
+            },
+            template={
+                "containers": [
+                    {
+                        "name": "migrate",
+                        "image": cfg.image,
+                        "command": ["fleetward", "collector", "migrate"],
+                        "resources": {"cpu": 0.5, "memory": "1Gi"},
+                        "env": common_env,
+                    }
+                ]
+            },
+            tags=tags,
+            opts=child(self, depends_on=[admin, database]),
+        )
+        self.collector_url = pulumi.Output.concat("https://", app_name, ".", environment.default_domain)
+        self.migrations_job_name = job.name
+        self.register_outputs(
+            {"collector_url": self.collector_url, "migrations_job_name": self.migrations_job_name}
+        )

@@ -2,21 +2,30 @@
 
 RDP properties serve general practice: NHS smartcards redirected (e-prescribing, patient records), camera and
 microphone on (video consultations), drives and clipboard off unless the stack allows them, because both are
-ways patient data leaves the session. The registration token is read with the registration-token invoke: the
+ways patient data leaves the session; USB, printer, COM port and MTP/PTP device redirection off for the same
+reason (property names: learn virtual-desktop/rdp-properties). The registration token is read with the registration-token invoke: the
 host pool's GET does not return it (pulumi-azure-native #3317, Azure/bicep #6105).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pulumi
 from pulumi_azure_native import authorization, desktopvirtualization
 
-from infra.components.base import DESKTOP_VIRTUALIZATION_USER, PACKAGE, Placement, child, role_definition_id
+from infra.components.base import (
+    DESKTOP_VIRTUALIZATION_POWER_ON_OFF_CONTRIBUTOR,
+    DESKTOP_VIRTUALIZATION_USER,
+    PACKAGE,
+    Placement,
+    child,
+    role_definition_id,
+)
 from infra.components.monitoring import add_diagnostics
-from infra.config import DesktopConfig, ScalingConfig, expiry_text
+from infra.config import DesktopConfig, ScalingConfig, expiry_text, registration_token_expiry
 from infra.naming import resource_name
 from infra.regions import UK_TIME_ZONE
 
@@ -30,6 +39,10 @@ def rdp_properties(config: DesktopConfig) -> str:
         "audiomode:i:0",
         "drivestoredirect:s:*" if config.drive_redirection else "drivestoredirect:s:",
         f"redirectclipboard:i:{int(config.clipboard_redirection)}",
+        "usbdevicestoredirect:s:",  # no generic USB devices (the smartcard reader is redirected as a smartcard)
+        "redirectprinters:i:0",
+        "redirectcomports:i:0",
+        "devicestoredirect:s:",  # no MTP/PTP phones or cameras (the webcam goes through camerastoredirect)
         "enablerdsaadauth:i:1",  # single sign-on to Entra-joined hosts
         "targetisaadjoined:i:1",
     ]
@@ -71,6 +84,7 @@ class DesktopPoolArgs:
     placement: Placement
     config: DesktopConfig
     workspace_id: pulumi.Input[str]
+    now: datetime
 
 
 class DesktopPool(pulumi.ComponentResource):
@@ -97,9 +111,12 @@ class DesktopPool(pulumi.ComponentResource):
             start_vm_on_connect=cfg.start_vm_on_connect,
             custom_rdp_property=rdp_properties(cfg),
             validation_environment=False,
-            # A fixed expiry from config: a computed "now + n days" would show a diff on every run.
+            # Renewed by every deploy from the run's clock, so the stack works on any date; rounded to the hour
+            # so repeated runs do not churn. Existing hosts ignore the new token (session_hosts.py).
             registration_info={
-                "expiration_time": expiry_text(cfg.registration_token_expiry),
+                "expiration_time": expiry_text(
+                    registration_token_expiry(args.now, cfg.registration_token_validity)
+                ),
                 "registration_token_operation": "Update",
             },
             tags=dict(p.tags),
@@ -135,6 +152,19 @@ class DesktopPool(pulumi.ComponentResource):
             scope=app_group.id,
             opts=child(self),
         )
+        # Autoscale and start-VM-on-connect act as the AVD service principal; without this role the scaling plan
+        # is accepted but never starts or stops a host (learn virtual-desktop/autoscale-create-assign-scaling-plan;
+        # object id, not app id: avdaccelerator #197). Resource-group scope: the hosts live in this group only.
+        power_role = authorization.RoleAssignment(
+            f"{name}-avd-power",
+            principal_id=str(cfg.avd_service_principal_object_id),
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition_id(
+                p.subscription_id, DESKTOP_VIRTUALIZATION_POWER_ON_OFF_CONTRIBUTOR
+            ),
+            scope=p.resource_group_id,
+            opts=child(self),
+        )
         scaling_plan = desktopvirtualization.ScalingPlan(
             f"{name}-scaling",
             scaling_plan_name=resource_name("vdscaling", p.prefix),
@@ -146,7 +176,7 @@ class DesktopPool(pulumi.ComponentResource):
             host_pool_references=[{"host_pool_arm_path": host_pool.id, "scaling_plan_enabled": True}],
             exclusion_tag="fleetward-scaling-exclude",
             tags=dict(p.tags),
-            opts=child(self),
+            opts=child(self, depends_on=[power_role]),
         )
         for key, target in (
             ("hp", host_pool),

@@ -120,7 +120,12 @@ class ProfileStorage(pulumi.ComponentResource):
         )
         # Storage accounts emit metrics only; file-access logs come from the file service below them.
         add_diagnostics(
-            f"{name}-sa", target_id=account.id, workspace_id=args.workspace_id, parent=self, metrics=True
+            f"{name}-sa",
+            target_id=account.id,
+            workspace_id=args.workspace_id,
+            parent=self,
+            metrics=True,
+            logs=False,
         )
         add_diagnostics(
             f"{name}-files",

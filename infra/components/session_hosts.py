@@ -1,8 +1,18 @@
-"""Session hosts: Windows 11 multi-session VMs that join Entra ID and register with the host pool.
+"""Session hosts: Windows 11 multi-session VMs that join Entra ID, register with the host pool and are configured.
 
-Each host is Trusted Launch with encryption at host and has no public IP. The registration token only ever
-travels as a secret, into the DSC extension's protected settings (the AVD ARM templates' pattern,
-Azure/RDS-Templates ARM-wvd-templates/DSC/Configuration.ps1).
+Each host is Trusted Launch with encryption at host and has no public IP. Extensions run one after another
+(Azure refuses concurrent extension operations on one VM): Entra join, the AVD agent through DSC, the host
+configuration script (host_configuration.py), then the Azure Monitor Agent, associated with the AVD Insights
+data collection rule.
+
+The registration token only ever travels as a secret, into the DSC extension's protected settings, referenced by
+the ``registrationInfoTokenCredential`` PSCredential parameter of the AddSessionHost configuration (Azure/RDS-
+Templates ARM-wvd-templates/DSC/Configuration.ps1 declares ``[PSCredential]$RegistrationInfoTokenCredential``;
+avdaccelerator workload/bicep/modules/avdSessionHosts/.bicep/registerSessionHostsOnHopstPool.bicep and AVM
+pass ``registrationInfoTokenCredential: {UserName: 'PLACEHOLDER_DO_NOT_USE', Password:
+'PrivateSettingsRef:RegistrationInfoToken'}``). A plain ``registrationInfoToken`` object is not a credential:
+the DSC extension only resolves ``PrivateSettingsRef`` inside credential-shaped values, so the host never
+registers. Hosts ignore later token renewals (``ignore_changes``): they registered with the first one.
 """
 
 from __future__ import annotations
@@ -10,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import authorization, compute, network
+from pulumi_azure_native import authorization, compute, monitor, network
 
 from infra.components.base import (
     PACKAGE,
@@ -20,12 +30,32 @@ from infra.components.base import (
     role_definition_id,
     secret,
 )
+from infra.components.host_configuration import encoded_command, host_settings
+from infra.components.network import SHORTPATH_MANAGED_PORT
 from infra.config import SessionHostsConfig
 from infra.naming import resource_name, session_host_name
 from infra.regions import ZONES
 
 # Intune's MDM application id, passed to AADLoginForWindows to enrol on join.
 INTUNE_MDM_ID = "0000000a-0000-0000-c000-000000000000"
+
+
+def dsc_settings(artifact_url: str, host_pool_name: str, *, intune: bool) -> dict[str, object]:
+    """Public settings of the AVD agent's DSC extension; the token is a credential in the protected ones."""
+    return {
+        "modulesUrl": artifact_url,
+        "configurationFunction": "Configuration.ps1\\AddSessionHost",
+        "properties": {
+            "hostPoolName": host_pool_name,
+            "aadJoin": True,
+            "mdmId": INTUNE_MDM_ID if intune else "",
+            "UseAgentDownloadEndpoint": True,
+            "registrationInfoTokenCredential": {
+                "UserName": "PLACEHOLDER_DO_NOT_USE",
+                "Password": "PrivateSettingsRef:RegistrationInfoToken",
+            },
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -37,6 +67,10 @@ class SessionHostsArgs:
     registration_token: pulumi.Output[str]
     admin_password: pulumi.Output[str]
     user_group_object_id: str
+    profile_share: pulumi.Output[str]
+    profile_size_gib: int
+    data_collection_rule_id: pulumi.Input[str]
+    depends_on: list[pulumi.Resource]
 
 
 class SessionHosts(pulumi.ComponentResource):
@@ -48,6 +82,17 @@ class SessionHosts(pulumi.ComponentResource):
         super().__init__(f"{PACKAGE}:SessionHosts", name, None, opts)
         p, cfg = args.placement, args.config
         token = secret(args.registration_token)
+        configure = args.profile_share.apply(
+            lambda share: encoded_command(
+                host_settings(
+                    profile_share=share,
+                    profile_size_gib=args.profile_size_gib,
+                    installers=cfg.installers,
+                    admin_username=cfg.admin_username,
+                    shortpath_port=int(SHORTPATH_MANAGED_PORT),
+                )
+            )
+        )
         vm_ids: list[pulumi.Output[str]] = []
         for index in range(1, cfg.count + 1):
             computer = session_host_name(p.prefix, index)
@@ -104,7 +149,8 @@ class SessionHosts(pulumi.ComponentResource):
                 },
                 diagnostics_profile={"boot_diagnostics": {"enabled": True}},
                 tags=dict(p.tags),
-                opts=child(self, additional_secret_outputs=["osProfile"]),
+                # depends_on: the EncryptionAtHost feature registration (program.py).
+                opts=child(self, additional_secret_outputs=["osProfile"], depends_on=args.depends_on),
             )
             entra_join = compute.VirtualMachineExtension(
                 f"{name}-entra-{index:03d}",
@@ -120,7 +166,7 @@ class SessionHosts(pulumi.ComponentResource):
                 tags=dict(p.tags),
                 opts=child(self),
             )
-            compute.VirtualMachineExtension(
+            agent = compute.VirtualMachineExtension(
                 f"{name}-avd-{index:03d}",
                 vm_extension_name="Microsoft.PowerShell.DSC",
                 vm_name=vm.name,
@@ -130,22 +176,54 @@ class SessionHosts(pulumi.ComponentResource):
                 type="DSC",
                 type_handler_version="2.73",
                 auto_upgrade_minor_version=True,
-                settings={
-                    "modulesUrl": cfg.avd_agent_artifact_url,
-                    "configurationFunction": "Configuration.ps1\\AddSessionHost",
-                    "properties": {
-                        "hostPoolName": args.host_pool_name,
-                        "aadJoin": True,
-                        "registrationInfoToken": {
-                            "UserName": "PLACEHOLDER_DO_NOT_USE",
-                            "Password": "PrivateSettingsRef:RegistrationInfoToken",
-                        },
-                    },
-                },
+                settings=pulumi.Output.from_input(args.host_pool_name).apply(
+                    lambda pool: dsc_settings(cfg.avd_agent_artifact_url, pool, intune=cfg.intune_enrolment)
+                ),
                 protected_settings=token.apply(lambda t: {"Items": {"RegistrationInfoToken": t}}),
                 tags=dict(p.tags),
                 # Join Entra first, so the host registers with its Entra device identity.
-                opts=child(self, depends_on=[entra_join], additional_secret_outputs=["protectedSettings"]),
+                opts=child(
+                    self,
+                    depends_on=[entra_join],
+                    additional_secret_outputs=["protectedSettings"],
+                    ignore_changes=["protectedSettings"],
+                ),
+            )
+            configured = compute.VirtualMachineExtension(
+                f"{name}-config-{index:03d}",
+                vm_extension_name="fleetward-host-configuration",
+                vm_name=vm.name,
+                resource_group_name=p.resource_group_name,
+                location=p.location,
+                publisher="Microsoft.Compute",
+                type="CustomScriptExtension",
+                type_handler_version="1.10",
+                auto_upgrade_minor_version=True,
+                settings=configure.apply(lambda command: {"commandToExecute": command}),
+                tags=dict(p.tags),
+                opts=child(self, depends_on=[agent]),
+            )
+            monitor_agent = compute.VirtualMachineExtension(
+                f"{name}-ama-{index:03d}",
+                vm_extension_name="AzureMonitorWindowsAgent",
+                vm_name=vm.name,
+                resource_group_name=p.resource_group_name,
+                location=p.location,
+                publisher="Microsoft.Azure.Monitor",
+                type="AzureMonitorWindowsAgent",
+                type_handler_version="1.0",
+                auto_upgrade_minor_version=True,
+                enable_automatic_upgrade=True,
+                tags=dict(p.tags),
+                opts=child(self, depends_on=[configured]),
+            )
+            monitor.DataCollectionRuleAssociation(
+                f"{name}-dcra-{index:03d}",
+                association_name="avd-insights",
+                resource_uri=vm.id,
+                data_collection_rule_id=args.data_collection_rule_id,
+                description="AVD Insights counters and events of this session host.",
+                opts=child(self, depends_on=[monitor_agent]),
             )
             vm_ids.append(vm.id)
         # Users sign in to Entra-joined hosts only with this role (learn virtual-desktop/azure-ad-joined-session-hosts).

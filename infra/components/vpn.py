@@ -20,6 +20,7 @@ from infra.components.monitoring import add_diagnostics
 from infra.config import VpnConfig
 from infra.naming import resource_name
 from infra.regions import ZONES
+from infra.sizing import generation_for
 
 # Field names follow the SDK; note the API docstrings swap the "phase 1"/"phase 2" labels of ike_* and ipsec_*.
 IPSEC_POLICY: dict[str, Any] = {
@@ -104,7 +105,8 @@ class VpnGateway(pulumi.ComponentResource):
             location=p.location,
             gateway_type="Vpn",
             vpn_type="RouteBased",
-            vpn_gateway_generation="Generation2",
+            # VpnGw1AZ exists only as Generation1; a hard-coded Generation2 fails the PUT.
+            vpn_gateway_generation=generation_for(cfg.sku),
             sku={"name": cfg.sku, "tier": cfg.sku},
             active_active=cfg.active_active,
             enable_bgp=False,

@@ -15,7 +15,14 @@ from pulumi_policy import (
 )
 from pulumi_policy.policy import Policy
 
-from infra.policypack.rules import DIAGNOSTICS_RULE, RESOURCE_RULES, Rule, missing_diagnostics
+from infra.policypack.rules import (
+    DIAGNOSTICS_RULE,
+    EXPOSURE_RULE,
+    RESOURCE_RULES,
+    Rule,
+    external_ingress_outside_vnet,
+    missing_diagnostics,
+)
 
 
 def resource_validator(rule: Rule) -> Any:
@@ -28,6 +35,20 @@ def resource_validator(rule: Rule) -> Any:
 
 def validate_diagnostics(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     for urn, message in missing_diagnostics((r.resource_type, r.urn, r) for r in args.resources):
+        report_violation(message, urn)
+
+
+def validate_exposure(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    items = (
+        (
+            r.resource_type,
+            r.urn,
+            r.props,
+            {key: [d.urn for d in deps] for key, deps in (r.property_dependencies or {}).items()},
+        )
+        for r in args.resources
+    )
+    for urn, message in external_ingress_outside_vnet(items):
         report_violation(message, urn)
 
 
@@ -46,6 +67,14 @@ def policies() -> list[Policy]:
             name=DIAGNOSTICS_RULE,
             description="Diagnostics on every AVD object, VPN gateway and storage account.",
             validate=validate_diagnostics,
+            enforcement_level=EnforcementLevel.MANDATORY,
+        )
+    )
+    built.append(
+        StackValidationPolicy(
+            name=EXPOSURE_RULE,
+            description="Container apps with external ingress live in an internal (VNet-only) environment.",
+            validate=validate_exposure,
             enforcement_level=EnforcementLevel.MANDATORY,
         )
     )

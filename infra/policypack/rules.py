@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from infra.config import REQUIRED_TAGS
+from infra.sizing import SKU_GENERATIONS
 
 Props = Mapping[str, Any]
 ResourceCheck = Callable[[str, Props], list[str]]
@@ -26,6 +27,14 @@ GATEWAY = "azure-native:network:VirtualNetworkGateway"
 CONNECTION = "azure-native:network:VirtualNetworkGatewayConnection"
 STORAGE = "azure-native:storage:StorageAccount"
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+VAULT = "azure-native:keyvault:Vault"
+POSTGRES = "azure-native:dbforpostgresql:Server"
+CONTAINER_APP = "azure-native:app:ContainerApp"
+CONTAINER_JOB = "azure-native:app:Job"
+CONTAINER_ENVIRONMENT = "azure-native:app:ManagedEnvironment"
+SUBNET = "azure-native:network:Subnet"
+VNET = "azure-native:network:VirtualNetwork"
+HOST_POOL = "azure-native:desktopvirtualization:HostPool"
 AVD_TYPES = frozenset(
     {
         "azure-native:desktopvirtualization:HostPool",
@@ -46,6 +55,11 @@ UNTAGGABLE = frozenset(
         "azure-native:authorization:RoleAssignment",
         "azure-native:storage:FileShare",
         "azure-native:dbforpostgresql:Database",
+        "azure-native:dbforpostgresql:Administrator",
+        "azure-native:privatedns:PrivateRecordSet",
+        "azure-native:monitor:DataCollectionRuleAssociation",
+        "azure-native:features:SubscriptionFeatureRegistration",
+        "azure-native:security:Pricing",
     }
 )
 
@@ -130,8 +144,13 @@ def session_host_hardening(resource_type: str, props: Props) -> list[str]:
         return []
     security = props.get("securityProfile") or {}
     messages = []
+    uefi = security.get("uefiSettings") or {}
     if security.get("securityType") != "TrustedLaunch":
         messages.append("securityProfile.securityType is not TrustedLaunch")
+    if uefi.get("secureBootEnabled") is not True:
+        messages.append("securityProfile.uefiSettings.secureBootEnabled is not on")
+    if uefi.get("vTpmEnabled") is not True:
+        messages.append("securityProfile.uefiSettings.vTpmEnabled is not on")
     if security.get("encryptionAtHost") is not True:
         messages.append("securityProfile.encryptionAtHost is not enabled")
     return messages
@@ -147,6 +166,13 @@ def p2s_entra_or_certificate(resource_type: str, props: Props) -> list[str]:
         messages.append(f"sku {sku!r} is not a zone-redundant VpnGw*AZ SKU")
     if props.get("vpnType", "RouteBased") != "RouteBased":
         messages.append("vpnType must be RouteBased (Entra ID P2S is unsupported on policy-based gateways)")
+    tier = (props.get("sku") or {}).get("tier")
+    if sku and tier and tier != sku:
+        messages.append(f"sku.tier {tier!r} differs from sku.name {sku!r}")
+    generation = props.get("vpnGatewayGeneration")
+    if sku in SKU_GENERATIONS and generation not in SKU_GENERATIONS[sku]:
+        offered = " or ".join(sorted(SKU_GENERATIONS[sku]))
+        messages.append(f"{sku} exists only as {offered}, not {generation!r} (vpnGatewayGeneration)")
     client = props.get("vpnClientConfiguration")
     if not client:
         return messages
@@ -196,6 +222,115 @@ def storage_private_tls12(resource_type: str, props: Props) -> list[str]:
     return messages
 
 
+def storage_no_shared_key(resource_type: str, props: Props) -> list[str]:
+    """Storage accounts refuse shared-key (account key and SAS) access: hosts use Entra Kerberos."""
+    if resource_type == STORAGE and props.get("allowSharedKeyAccess") is not False:
+        return [f"allowSharedKeyAccess is {props.get('allowSharedKeyAccess')!r}, not False (default is on)"]
+    return []
+
+
+def key_vault_private(resource_type: str, props: Props) -> list[str]:
+    """Key Vaults: public network access off, network ACLs deny by default, RBAC authorisation."""
+    if resource_type != VAULT:
+        return []
+    properties = props.get("properties") or {}
+    messages = []
+    if properties.get("publicNetworkAccess") != "Disabled":
+        messages.append(
+            f"properties.publicNetworkAccess is {properties.get('publicNetworkAccess')!r}, not 'Disabled'"
+        )
+    if (properties.get("networkAcls") or {}).get("defaultAction") != "Deny":
+        messages.append("properties.networkAcls.defaultAction is not 'Deny'")
+    if properties.get("enableRbacAuthorization") is not True:
+        messages.append("properties.enableRbacAuthorization is off (access policies grant whole vaults)")
+    return messages
+
+
+def postgres_private_entra(resource_type: str, props: Props) -> list[str]:
+    """PostgreSQL flexible servers: no public network access, Entra sign-in on, passwords off."""
+    if resource_type != POSTGRES:
+        return []
+    messages = []
+    access = (props.get("network") or {}).get("publicNetworkAccess")
+    if access != "Disabled":
+        messages.append(f"network.publicNetworkAccess is {access!r}, not 'Disabled'")
+    auth = props.get("authConfig") or {}
+    if auth.get("activeDirectoryAuth") != "Enabled":
+        messages.append("authConfig.activeDirectoryAuth is not 'Enabled'")
+    if auth.get("passwordAuth") != "Disabled":
+        messages.append(f"authConfig.passwordAuth is {auth.get('passwordAuth')!r}, not 'Disabled'")
+    if props.get("administratorLoginPassword"):
+        messages.append("administratorLoginPassword is set: use Entra administrators")
+    return messages
+
+
+def container_apps_private(resource_type: str, props: Props) -> list[str]:
+    """Container Apps environments are internal to the VNet; apps never accept plain HTTP."""
+    if resource_type == CONTAINER_ENVIRONMENT:
+        messages = []
+        if (props.get("vnetConfiguration") or {}).get("internal") is not True:
+            messages.append("vnetConfiguration.internal is not true: the environment would have a public IP")
+        if props.get("publicNetworkAccess") != "Disabled":
+            messages.append(f"publicNetworkAccess is {props.get('publicNetworkAccess')!r}, not 'Disabled'")
+        return messages
+    if resource_type == CONTAINER_APP:
+        ingress = (props.get("configuration") or {}).get("ingress") or {}
+        if ingress.get("allowInsecure") is True:
+            return ["configuration.ingress.allowInsecure is on (plain HTTP)"]
+    return []
+
+
+def _rdp_settings(text: str) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for item in text.split(";"):
+        name, _, rest = item.strip().partition(":")
+        if name:
+            settings[name.lower()] = rest.partition(":")[2]
+    return settings
+
+
+# RDP properties that must be present and off; absent means the client default, which redirects.
+RDP_OFF: dict[str, str] = {
+    "drivestoredirect": "",
+    "redirectclipboard": "0",
+    "usbdevicestoredirect": "",
+    "redirectprinters": "0",
+    "redirectcomports": "0",
+    "devicestoredirect": "",
+}
+
+
+def rdp_no_data_redirection(resource_type: str, props: Props) -> list[str]:
+    """Host pools keep drives, clipboard, USB, printers, COM ports and MTP/PTP devices out of sessions."""
+    if resource_type != HOST_POOL:
+        return []
+    settings = _rdp_settings(str(props.get("customRdpProperty") or ""))
+    return [
+        f"customRdpProperty {name} is {settings.get(name)!r}, not {off!r}"
+        for name, off in RDP_OFF.items()
+        if settings.get(name) != off
+    ]
+
+
+# Subnets Azure forbids or does not need an NSG on (learn virtual-network/network-security-groups-overview).
+NSG_EXEMPT_SUBNETS = frozenset({"GatewaySubnet", "AzureFirewallSubnet", "RouteServerSubnet"})
+
+
+def subnet_has_nsg(resource_type: str, props: Props) -> list[str]:
+    """Every subnet (standalone or inline in a VNet) has an NSG, except the gateway subnets Azure exempts."""
+    if resource_type == SUBNET:
+        subnets = [(props.get("subnetName") or props.get("name"), props.get("networkSecurityGroup"))]
+    elif resource_type == VNET:
+        subnets = [(s.get("name"), s.get("networkSecurityGroup")) for s in props.get("subnets") or []]
+    else:
+        return []
+    return [
+        f"subnet {name!r} has no network security group"
+        for name, nsg in subnets
+        if name not in NSG_EXEMPT_SUBNETS and not nsg
+    ]
+
+
 def required_tags(resource_type: str, props: Props) -> list[str]:
     """Every taggable Azure resource carries the estate's required tags."""
     if not resource_type.startswith("azure-native:") or resource_type in UNTAGGABLE:
@@ -216,7 +351,7 @@ RESOURCE_RULES: tuple[Rule, ...] = (
     Rule("no-public-ip-on-session-hosts", "Session hosts have no public IP.", no_public_ip_on_session_hosts),
     Rule(
         "session-host-hardening",
-        "Session hosts use Trusted Launch and encryption at host.",
+        "Session hosts use Trusted Launch (Secure Boot, vTPM) and encryption at host.",
         session_host_hardening,
     ),
     Rule(
@@ -226,7 +361,7 @@ RESOURCE_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "p2s-entra-or-certificate",
-        "P2S only Entra ID or certificate over OpenVPN/IKEv2; AZ SKUs.",
+        "P2S only Entra ID or certificate over OpenVPN/IKEv2; AZ SKUs in a generation that offers them.",
         p2s_entra_or_certificate,
     ),
     Rule(
@@ -235,6 +370,24 @@ RESOURCE_RULES: tuple[Rule, ...] = (
         s2s_custom_ipsec_policy,
     ),
     Rule("storage-private-tls12", "Storage: public access off, TLS 1.2 minimum.", storage_private_tls12),
+    Rule("storage-no-shared-key", "Storage: shared-key access off.", storage_no_shared_key),
+    Rule("key-vault-private", "Key Vault: no public access, deny by default, RBAC.", key_vault_private),
+    Rule(
+        "postgres-private-entra",
+        "PostgreSQL: no public access, Entra sign-in only.",
+        postgres_private_entra,
+    ),
+    Rule(
+        "container-apps-private",
+        "Container Apps: internal environment, no plain HTTP.",
+        container_apps_private,
+    ),
+    Rule(
+        "rdp-no-data-redirection",
+        "Host pools: no drive, clipboard, USB, printer, COM or MTP/PTP redirection.",
+        rdp_no_data_redirection,
+    ),
+    Rule("subnet-has-nsg", "Every subnet but GatewaySubnet has an NSG.", subnet_has_nsg),
     Rule("required-tags", "Every taggable resource carries the required tags.", required_tags),
 )
 
@@ -267,3 +420,37 @@ def missing_diagnostics(resources: Iterable[tuple[str, str, ResourceLike]]) -> l
         for resource_type, urn, _ in items
         if resource_type in NEEDS_DIAGNOSTICS and urn not in watched
     ]
+
+
+EXPOSURE_RULE = "container-app-ingress-stays-in-vnet"
+
+
+def external_ingress_outside_vnet(
+    resources: Iterable[tuple[str, str, Props, Mapping[str, Sequence[str]]]],
+) -> list[tuple[str, str]]:
+    """(urn, message) for each container app with ``external`` ingress whose environment is not internal.
+
+    Inside an internal environment ``external`` ingress reaches only the VNet (and VPN clients); anywhere else it
+    is the internet. ``resources`` yields (type, urn, props, property dependencies); an app's environment is the
+    resource its ``managedEnvironmentId`` depends on, and must be in the same stack to be judged internal.
+    """
+    items = list(resources)
+    internal = {
+        urn
+        for resource_type, urn, props, _ in items
+        if resource_type == CONTAINER_ENVIRONMENT
+        and (props.get("vnetConfiguration") or {}).get("internal") is True
+    }
+    found = []
+    for resource_type, urn, props, dependencies in items:
+        if resource_type != CONTAINER_APP:
+            continue
+        ingress = (props.get("configuration") or {}).get("ingress") or {}
+        if ingress.get("external") is not True:
+            continue
+        environments = {str(d) for d in dependencies.get("managedEnvironmentId", ())}
+        if not environments & internal:
+            found.append(
+                (urn, "external ingress on an environment that is not internal reaches the internet")
+            )
+    return found

@@ -221,10 +221,12 @@ def test_the_last_good_bundle_survives_a_restart_and_is_verified_again(
 ) -> None:
     state = on_october.folder / "state" / "bundles" / str(OCTOBER)
     policy = state / "policies" / f"{WINDOWS_PATCH}.yaml"
-    policy.write_text(policy.read_text().replace("'>='", "'<'"))  # SQL edited on disk: not signed
+    policy.write_text(
+        policy.read_text().replace("b.floor) >= 0", "b.floor) < 0")
+    )  # SQL edited on disk: not signed
     on_october.restart([team_key])
     assert on_october.agent.service.bundle_version == OCTOBER
-    assert "'>='" in policy.read_text()  # restored from the signed document
+    assert "b.floor) >= 0" in policy.read_text()  # restored from the signed document
     assert status(on_october.evaluate(), WINDOWS_PATCH) is Status.PASS
 
     document = state / "bundle.json"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from infra_support import EXAMPLE, NOW, run_with, small_raw
+from infra_support import EXAMPLE, FAR_FUTURE, run_with, small_raw
 
 from infra import program
 from infra.offline import OfflineRun, run_offline
@@ -12,8 +12,9 @@ from infra.stack_file import read_stack_file
 
 @pytest.fixture(scope="session")
 def example_run() -> OfflineRun:
+    """The example stack file as committed, planned at an instant years after it was written."""
     stack = read_stack_file(EXAMPLE)
-    return run_offline(lambda: program.run(now=NOW), stack.config, secret_keys=stack.secret_keys)
+    return run_offline(lambda: program.run(now=FAR_FUTURE), stack.config, secret_keys=stack.secret_keys)
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ def test_names_respect_azure_limits() -> None:
     assert len(session_host_name("fw-uks-region", 999)) <= 15
 
 
-def test_smallest_sku_for_users() -> None:
-    assert smallest_sku_for(250) == "VpnGw1AZ"
-    assert smallest_sku_for(1000) == "VpnGw3AZ"
+def test_smallest_sku_for_users_keeps_headroom() -> None:
+    assert smallest_sku_for(200) == "VpnGw1AZ"
+    assert smallest_sku_for(250) == "VpnGw2AZ"  # 250 is VpnGw1AZ's ceiling, not a plan
+    assert smallest_sku_for(1000) == "VpnGw4AZ"

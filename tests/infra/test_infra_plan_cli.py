@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-from infra_support import EXAMPLE
+from infra_support import small_stack_file
 from typer.testing import CliRunner
 
 from infra.cli import app
@@ -16,12 +15,7 @@ NOW = "2026-11-21T12:00:00"
 
 
 def small_stack(tmp_path: Path, **changes: object) -> Path:
-    document = yaml.safe_load(EXAMPLE.read_text())
-    document["config"]["fleetward:sessionHosts"]["count"] = 1
-    document["config"].update(changes)
-    path = tmp_path / "Pulumi.test.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+    return small_stack_file(tmp_path, **changes)
 
 
 def test_plan_lists_resources_and_verdicts_with_secrets_masked(tmp_path: Path) -> None:

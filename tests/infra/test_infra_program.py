@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections import Counter
 
+from infra_support import SMALL_HOSTS
+
 from infra.offline import OfflineRun
-from infra.plan import evaluate, is_secret, unwrap
+from infra.plan import evaluate, is_secret
 from infra.policypack import rules
 
 
 def test_example_creates_the_expected_resources(example_run: OfflineRun) -> None:
     counts = Counter(r.type for r in example_run.resources)
-    assert counts["azure-native:compute:VirtualMachine"] == 84
+    assert counts["azure-native:compute:VirtualMachine"] == 102
     assert counts["azure-native:network:VirtualNetworkGatewayConnection"] == 2
     assert counts["azure-native:network:PublicIPAddress"] == 2  # active-active
     for token in ("HostPool", "ApplicationGroup", "Workspace", "ScalingPlan"):
@@ -86,7 +88,7 @@ def test_session_hosts_are_hardened_and_entra_joined(small_run: OfflineRun) -> N
         for r in small_run.of_type("azure-native:compute:VirtualMachineExtension")
         if r.inputs["type"] == "AADLoginForWindows"
     ]
-    assert len(joins) == 2
+    assert len(joins) == SMALL_HOSTS
 
 
 def test_desktop_pool_settings(small_run: OfflineRun) -> None:
@@ -135,5 +137,6 @@ def test_storage_and_data_services_are_private(small_run: OfflineRun) -> None:
     assert server.inputs["network"]["publicNetworkAccess"] == "Disabled", server.urn
     vault = small_run.of_type("azure-native:keyvault:Vault")[0]
     assert vault.inputs["properties"]["publicNetworkAccess"] == "Disabled", vault.urn
-    app = small_run.of_type("azure-native:app:ContainerApp")[0]
-    assert unwrap(app.inputs["configuration"])["ingress"]["external"] is False, app.urn
+    environment = small_run.of_type(rules.CONTAINER_ENVIRONMENT)[0]
+    assert environment.inputs["vnetConfiguration"]["internal"] is True, environment.urn
+    assert environment.inputs["publicNetworkAccess"] == "Disabled", environment.urn

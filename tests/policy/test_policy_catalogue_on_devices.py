@@ -112,11 +112,17 @@ def test_failing_results_carry_the_rows_that_explain_them(verdicts: dict[str, li
     assert outside.evidence[0]["floor"] == "26200.8655"
 
 
-def test_a_table_that_errors_is_an_error_with_osquerys_message(verdicts: dict[str, list[Result]]) -> None:
-    result = _result(verdicts, "win11-24h2-ent-wmi-error", "firewall-windows-on")
-    assert result.status is Status.ERROR
-    assert result.error is not None
-    assert "WMI" in result.error
+def test_security_center_saying_error_is_an_error_not_a_fail(verdicts: dict[str, list[Result]]) -> None:
+    # windows_security_center.cpp never fails the query: it writes "Error" in each column it could not
+    # read, so the policies make that NULL (an error verdict) and keep the row as evidence.
+    for policy_id, column in (
+        ("firewall-windows-on", "firewall"),
+        ("updates-windows-automatic", "autoupdate"),
+    ):
+        result = _result(verdicts, "win11-24h2-ent-wmi-error", policy_id)
+        assert result.status is Status.ERROR
+        assert result.error is not None
+        assert result.evidence[0][column] == "Error"
 
 
 def test_windows_10_passes_servicing_only_with_an_esu_build(verdicts: dict[str, list[Result]]) -> None:

@@ -46,7 +46,10 @@ CASES = [
     ("id-not-stem.yaml", "must equal the file stem 'id-not-stem'"),
     ("sql-syntax.yaml", "syntax error"),
     ("unknown-column.yaml", "no such column: protection_state"),
-    ("table-not-on-platform.yaml", "osquery's darwin schema: no such table: bitlocker_info"),
+    ("table-not-on-platform.yaml", "osquery 5.12.1's darwin schema: no such table: bitlocker_info"),
+    ("master-only-column.yaml", "osquery 5.23.1's windows schema: no such column: protector_types"),
+    ("operator-version-compare.yaml", "query fails when run on recorded device win11-25h2-ent-compliant"),
+    ("required-column-missing.yaml", "Table plist was queried without a required column in the WHERE clause"),
     ("unknown-function.yaml", "no such function: semver_compare"),
     ("unknown-control.yaml", "control '99.9' is not in frameworks/dspt.yaml"),
     ("unknown-framework.yaml", "frameworks.iso-27001: unknown framework"),
@@ -125,3 +128,31 @@ def test_load_catalogue_refuses_a_broken_catalogue_naming_file_line_and_field(tm
 def test_missing_directory_is_a_clear_problem(tmp_path: Path) -> None:
     (problem,) = lint_catalogue(tmp_path / "nope", AT)
     assert "catalogue directory not found" in problem.message
+
+
+def test_every_supported_release_is_compiled_against(tmp_path: Path) -> None:
+    root = catalogue_with(tmp_path, "master-only-column.yaml")
+    releases = {p.message.split("osquery ")[1].split("'")[0] for p in lint_catalogue(root, AT)}
+    assert releases == {"5.12.1", "5.23.1"}
+
+
+def test_a_catalogue_declares_its_releases(tmp_path: Path) -> None:
+    root = catalogue_with(tmp_path)
+    (root / "catalogue.yaml").write_text('osquery_releases: ["5.23.1", "5.9.1"]\n')
+    (problem,) = lint_catalogue(root, AT)
+    assert problem.path == str(root / "catalogue.yaml")
+    assert "osquery 5.9.1 has no schema here; supported releases: 5.12.1, 5.23.1" in problem.message
+
+
+def test_a_release_only_newer_osquery_has_is_caught_on_the_oldest(tmp_path: Path) -> None:
+    root = catalogue_with(tmp_path)
+    policy = (root / "encryption-windows-bitlocker.yaml").read_text()
+    (root / "encryption-windows-bitlocker.yaml").write_text(
+        policy.replace(
+            "SELECT drive_letter,", "SELECT (SELECT emulated_cpu_type FROM system_info) AS emu, drive_letter,"
+        )
+    )
+    messages = [p.message for p in lint_catalogue(root, AT, devices=[])]
+    assert messages == [
+        "query does not compile against osquery 5.12.1's windows schema: no such column: emulated_cpu_type"
+    ]

@@ -130,12 +130,17 @@ def test_a_real_uvicorn_process_serves_enrollment_and_reports(tmp_path: Path) ->
     try:
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, timeout=5) as client:
-            for _ in range(100):
+            # Readiness, not speed: a loaded CI machine can take tens of seconds to import the app.
+            ready_by = time.monotonic() + 120
+            while time.monotonic() < ready_by:
                 try:
                     if client.get("/readyz").status_code == 200:
                         break
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    pass
+                if server.poll() is not None:
+                    pytest.fail(f"the collector exited with {server.returncode} before it was ready")
+                time.sleep(0.2)
             secret = client.post("/v1/admin/enroll-secrets", json={}, headers=bearer(admin)).json()["secret"]
             enrolled = client.post(
                 "/v1/enroll",
