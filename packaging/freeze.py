@@ -4,7 +4,7 @@
 
 Writes `<out>/fleetward-agent/` holding `fleetward-agent` (`fleetward-agent.exe` on Windows) and its
 `_internal/` folder: the interpreter, the agent, its dependencies, the policy catalogue and the
-recorded-device schema. The packages (packaging/debian, packaging/macos, packaging/windows) copy that
+recorded-device data (osquery schemas per release, extension tables, the sample devices). The packages (packaging/debian, packaging/macos, packaging/windows) copy that
 folder as it is. Run it on the OS the package is for: PyInstaller does not cross-compile.
 
 The catalogue goes where `fleetward.policy.catalogue.default_policies_dir` looks outside a checkout
@@ -24,12 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ENTRY = ROOT / "packaging" / "pyinstaller" / "fleetward_agent.py"
 NAME = "fleetward-agent"
 
-# Data read at run time, as (source in the repository, folder inside the frozen app).
-DATA = [
-    ("policies", "fleetward/_catalogue/policies"),
-    ("fleetward/recorded/osquery-schema.json", "fleetward/recorded"),
-    ("fleetward/recorded/devices", "fleetward/recorded/devices"),
-]
+# Data read at run time, as (source in the repository, folder inside the frozen app). The shared
+# core's own data files (recorded-device schemas, extension tables, devices) come with
+# `--collect-data fleetward`, wherever they move inside the package.
+DATA = [("policies", "fleetward/_catalogue/policies")]
+COLLECT_DATA = ["fleetward"]
 # The server, infra and test side never run on a laptop; keeping them out keeps the package small.
 EXCLUDED = [
     "collector",
@@ -93,6 +92,8 @@ def freeze(out: Path) -> Path:
     ]
     for source, target in DATA:
         command += ["--add-data", f"{ROOT / source}{os.pathsep}{target}"]
+    for package in COLLECT_DATA:
+        command += ["--collect-data", package]
     for module in EXCLUDED:
         command += ["--exclude-module", module]
     if sys.platform == "linux" and shutil.which("strip"):
