@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -51,12 +52,20 @@ def collector() -> Iterator[ScriptedCollector]:
 
 
 def _schema_version(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
+    # immutable: reading the committed fixture must not leave -wal/-shm files beside it
+    with closing(sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True)) as conn:
         return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _known_state(path: Path) -> dict[str, tuple[str, str]]:
+    with closing(sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True)) as conn:
+        rows = conn.execute("SELECT policy_id, status, version FROM policy_state").fetchall()
+    return {str(pid): (str(status), str(version)) for pid, status, version in rows}
 
 
 def test_the_fixture_is_an_old_agents_state() -> None:
     assert _schema_version(FIXTURE / "agent.db") == 1
+    assert _known_state(FIXTURE / "agent.db")["encryption-windows-bitlocker"][0] == "fail"
     assert json.loads((FIXTURE / "device.json").read_text())["device_id"] == "dev-legacy"
 
 
@@ -107,9 +116,20 @@ def test_the_new_agent_delivers_the_old_outbox_and_reports_drift_against_the_old
 
         outcome = agent.service.evaluate_step()
         assert outcome.report is not None
+        assert outcome.evaluation is not None
         changed = {r.policy_id: r.status.value for r in outcome.report.results}
-        # 0.1.0 last knew BitLocker as failing; this laptop now passes: a transition, nothing else.
-        assert changed == {"encryption-windows-bitlocker": "pass"}
+        # 0.1.0 last knew BitLocker as failing; this laptop now passes. Policies whose version changed
+        # since 0.1.0 are reported too (a new version's result is never mixed with the old one); every
+        # other policy is unchanged and absent.
+        known = _known_state(FIXTURE / "agent.db")
+        expected = {
+            r.policy_id
+            for r in outcome.evaluation.results
+            if known.get(r.policy_id) != (r.status.value, r.policy_version)
+        }
+        assert changed["encryption-windows-bitlocker"] == "pass"
+        assert set(changed) == expected
+        assert len(changed) < len(outcome.evaluation.results)
         kinds = [e.kind.value for e in outcome.report.events]
         assert "osquery_unavailable" in kinds  # the event 0.1.0 left pending rides on this report
         agent.service.flush_step(force=True)
@@ -123,7 +143,7 @@ def test_an_older_agent_refuses_a_database_from_a_newer_schema(old_state: Path) 
     from agent.errors import StateError
     from agent.store import Database
 
-    with sqlite3.connect(old_state / "agent.db") as conn:
+    with closing(sqlite3.connect(old_state / "agent.db")) as conn:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(StateError, match="written by a newer agent") as caught:
         Database.in_state_dir(old_state)
