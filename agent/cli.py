@@ -21,6 +21,7 @@ import typer
 
 if TYPE_CHECKING:
     import threading
+    from datetime import datetime
 
     from agent.settings import AgentSettings
     from fleetward.policy.catalogue import Catalogue
@@ -117,6 +118,8 @@ def check(
 
     Exit status: 0 all pass or not applicable, 1 any fail, 2 any error.
     """
+    from datetime import UTC, datetime
+
     from agent.compose import load_agent_catalogue
 
     with _explained_errors():
@@ -130,7 +133,26 @@ def check(
         typer.echo(json.dumps([_result_data(r, by_id[r.policy_id]) for r in results], indent=2))
     else:
         _print_results(results, by_id)
+    _print_baselines(catalogue, results, datetime.now(UTC), to_stderr=output is Format.json)
     raise typer.Exit(_exit_status(results))
+
+
+def _print_baselines(catalogue: Catalogue, results: list[Result], at: datetime, *, to_stderr: bool) -> None:
+    """Where the patch floors came from, and a warning when a baseline is due or stale."""
+    from fleetward.policy.baseline import catalogue_provenance
+
+    used = {catalogue.policy(r.policy_id).baseline for r in results if r.status.value != "not_applicable"}
+    for row in catalogue_provenance(catalogue, at):
+        if row.baseline not in used:
+            continue
+        newest = row.newest_floor.isoformat() if row.newest_floor else "none"
+        if not to_stderr:
+            typer.echo(
+                f"baseline {row.baseline}: refreshed {row.refreshed}, newest floor {newest}, "
+                f"sources {', '.join(k for k, _ in row.sources)}: {row.freshness.state.value}"
+            )
+        if row.freshness.state.value in ("due", "stale"):
+            typer.echo(f"warning: {row.freshness.message}", err=True)
 
 
 def _result_data(result: Result, policy: Policy) -> dict[str, Any]:

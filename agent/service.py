@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.drift import PolicyStateStore, detect_drift
 from agent.evaluation import Evaluation, Evaluator
@@ -24,6 +24,7 @@ from agent.uploader import FlushResult, Uploader
 from fleetward import __version__
 from fleetward.clock import Clock
 from fleetward.errors import QueryError, UnknownPlatformError
+from fleetward.policy.baseline import catalogue_provenance
 from fleetward.policy.verdict import Result
 from fleetward.wire import EventKind, Report, ReportKind
 
@@ -70,6 +71,11 @@ class AgentService:
         self.bundles = bundles
         self.bundle_version = bundle_version  # of the signed bundle in force; None: the install's own
 
+    def _baselines_used(self, evaluation: Evaluation, at: datetime) -> list[dict[str, Any]]:
+        catalogue = self.evaluator.catalogue
+        used = {p.baseline for p in catalogue.for_platform(evaluation.host.platform) if p.baseline}
+        return [p.as_dict() for p in catalogue_provenance(catalogue, at) if p.baseline in used]
+
     def evaluate_step(self) -> StepOutcome:
         try:
             evaluation = self.evaluator.evaluate()
@@ -85,7 +91,11 @@ class AgentService:
                 self.db.set_meta(LAST_SNAPSHOT, at.isoformat())
             self.states.save(evaluation.results, at)
             self.status.record_evaluation(
-                at, evaluation.counts(), evaluation.host.platform.value, transitions=len(changed)
+                at,
+                evaluation.counts(),
+                evaluation.host.platform.value,
+                transitions=len(changed),
+                baselines=self._baselines_used(evaluation, at),
             )
         log.info(
             "evaluated %d policies on %s: %s; %d changed",

@@ -30,11 +30,23 @@ class StatusBook:
         self._db = db
 
     def record_evaluation(
-        self, at: datetime, counts: dict[str, int], platform: str, transitions: int
+        self,
+        at: datetime,
+        counts: dict[str, int],
+        platform: str,
+        transitions: int,
+        baselines: list[dict[str, Any]] | None = None,
     ) -> None:
+        """`baselines`: each baseline's provenance and freshness at `at` (Provenance.as_dict)."""
         self._put(
             LAST_EVALUATION,
-            {"at": at.isoformat(), "counts": counts, "platform": platform, "transitions": transitions},
+            {
+                "at": at.isoformat(),
+                "counts": counts,
+                "platform": platform,
+                "transitions": transitions,
+                "baselines": baselines or [],
+            },
         )
 
     def record_delivery(self, at: datetime, delivered: int) -> None:
@@ -76,15 +88,28 @@ class AgentStatus:
     last_dead_letter: dict[str, Any] | None
     compactions: int
     last_compaction: dict[str, Any] | None
+    baselines: list[dict[str, Any]]  # provenance and freshness at the last evaluation
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     def as_text(self) -> str:
-        """Plain lines for a person: `name: value`, nested facts as `key value` pairs."""
+        """Plain lines for a person: `name: value`, nested facts as `key value` pairs, then one line
+        per baseline (and its warning when it is due or stale)."""
         lines = []
         for name, value in self.as_dict().items():
+            if name == "baselines":
+                continue
+            if name == "last_evaluation" and isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k != "baselines"}
             lines.append(f"{name.replace('_', ' ')}: {_plain(value)}")
+        for row in self.baselines:
+            lines.append(
+                f"baseline {row.get('baseline')}: refreshed {row.get('refreshed')}, newest floor "
+                f"{row.get('newest_floor') or 'none'}: {row.get('state')}"
+            )
+            if row.get("state") in ("due", "stale"):
+                lines.append(f"  {row.get('message')}")
         return "\n".join(lines)
 
 
@@ -126,9 +151,11 @@ def read_status(
             last_dead_letter=None,
             compactions=0,
             last_compaction=None,
+            baselines=[],
         )
     book = StatusBook(db)
     outbox = Outbox(db, max_entries=0, max_bytes=0, clock=SystemClock())  # only read: bounds unused
+    evaluation = book.get(LAST_EVALUATION)
     return AgentStatus(
         agent_version=version,
         state_database=database_path,
@@ -136,7 +163,7 @@ def read_status(
         device_id=device_id,
         collector_url=collector_url,
         active_bundle=active_bundle,
-        last_evaluation=book.get(LAST_EVALUATION),
+        last_evaluation=evaluation,
         last_delivery=book.get(LAST_DELIVERY),
         last_failure=book.get(LAST_FAILURE),
         outbox_depth=outbox.depth(),
@@ -145,6 +172,7 @@ def read_status(
         last_dead_letter=book.get(LAST_DEAD_LETTER),
         compactions=int(db.get_meta(COMPACTIONS) or "0"),
         last_compaction=book.get(LAST_COMPACTION),
+        baselines=list(evaluation.get("baselines", [])) if isinstance(evaluation, dict) else [],
     )
 
 

@@ -26,6 +26,7 @@ from collector.store.bootstrap import register_enroll_secret
 from collector.store.bundles import register_newest_bundle
 from collector.store.credentials import Hasher, Role, register_api_token
 from collector.store.engine import Database
+from collector.store.ids import IdSource
 from collector.store.migrate import ensure_at_head
 from collector.store.policies import PolicyRegistry, load_shipped_catalogue, register_catalogue
 from collector.ui import router as ui
@@ -35,9 +36,12 @@ from fleetward.clock import Clock, SystemClock
 API_TITLE = "fleetward collector"
 
 
-def create_app(settings: CollectorSettings, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: CollectorSettings, *, clock: Clock | None = None, ids: IdSource | None = None
+) -> FastAPI:
+    """`ids`: where identifiers come from (random unless a reproducible run seeds them)."""
     clock = clock or SystemClock()
-    db = Database.from_url(settings.database_url_value())
+    db = Database.from_url(settings.database_url_value(), ids=ids)
     pepper = settings.token_pepper.get_secret_value().encode() if settings.token_pepper else None
     metrics = Metrics()
     ctx = AppContext(

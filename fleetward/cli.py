@@ -70,11 +70,16 @@ def registered_commands() -> list[EntryPoint]:
 
 
 mount(app, registered_commands())
-# `fleetward policies bundle`: nested under policies, beside lint and test.
-from fleetward import cli_bundle, cli_policies  # noqa: E402
+# `fleetward policies bundle|baselines`: nested under policies, beside lint and test.
+from fleetward import cli_baselines, cli_bundle, cli_policies  # noqa: E402
 
 cli_policies.app.add_typer(
     cli_bundle.app, name="bundle", help="Build, sign, verify and publish the signed policy bundle."
+)
+cli_policies.app.add_typer(
+    cli_baselines.app,
+    name="baselines",
+    help="Show the patch baselines' provenance and freshness; refresh them from release data.",
 )
 
 

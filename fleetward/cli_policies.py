@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -28,7 +28,6 @@ app = typer.Typer(
 )
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
-STALE_AFTER = timedelta(days=45)
 
 
 class OutputFormat(StrEnum):
@@ -216,17 +215,13 @@ def _parse_instant(text: str) -> datetime:
 
 
 def _warn_if_stale(catalogue: Catalogue, device: RecordedDevice, at: datetime) -> None:
-    from fleetward.policy.baseline import staleness
+    from fleetward.policy.baseline import catalogue_provenance
+    from fleetward.policy.freshness import FreshnessState
 
-    for name in sorted({p.baseline for p in catalogue.for_platform(device.platform) if p.baseline}):
-        baseline = catalogue.baselines[name]
-        age = staleness(baseline, at)
-        if age is not None and age > STALE_AFTER:
-            typer.echo(
-                f"warning: baseline {name!r} was last refreshed {baseline.refreshed} ({age.days} days before "
-                f"{at.date()}); newer floors may be missing (docs/policies.md, monthly baseline update)",
-                err=True,
-            )
+    used = {p.baseline for p in catalogue.for_platform(device.platform) if p.baseline}
+    for row in catalogue_provenance(catalogue, at):
+        if row.baseline in used and row.freshness.state in (FreshnessState.DUE, FreshnessState.STALE):
+            typer.echo(f"warning: {row.freshness.message}", err=True)
 
 
 def _fail_usage(message: str) -> NoReturn:

@@ -3,7 +3,8 @@
     FleetwardError                 root of every error this project raises on purpose
      +-- PolicyError               a policy, baseline or framework file is wrong
      |    +-- PolicyLoadError      cannot be read or validated (names file, field and line)
-     +-- DeviceRecordError         a recorded-device file is wrong
+     +-- FeedError                 a release-data feed (baseline refresh) cannot be read
+ +-- DeviceRecordError         a recorded-device file is wrong
      +-- QueryError                a query could not be answered (osquery or the embedded engine)
      +-- UnknownPlatformError      osquery reports a platform or identity fleetward cannot use
 
@@ -43,6 +44,10 @@ class PolicyLoadError(PolicyError):
 
 class DeviceRecordError(FleetwardError):
     pass
+
+
+class FeedError(FleetwardError):
+    """A release-data file given to `policies baselines refresh` is missing or not the expected shape."""
 
 
 class QueryError(FleetwardError):

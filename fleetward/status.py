@@ -3,7 +3,8 @@
 Order of precedence at instant T, the one definition every derivation follows (the collector's
 pure `collector.domain.state`, its SQL in `collector.store.fleet_state`, the simulator's truth):
 
-1. no observation within the validity period before T         -> stale (a silent device is not compliant)
+1. no observation within the validity period before T         -> stale (a silent device is not compliant),
+   but only on policies that apply to the device's platform: on the others it stays not_applicable
 2. not_applicable / pass as observed                          -> not_applicable / pass
 3. fail, error, in grace, with an active waiver at T          -> waived
 4. fail for less than the policy's grace                       -> in_grace

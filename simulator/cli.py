@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 
@@ -79,6 +80,13 @@ def demo_app(
         f"  database {outcome.database_url} (try: fleetward report --database-url {outcome.database_url} --format html)"
     )
     console.print(f"digest {summary.get('digest')}: check a copy with `fleetward report verify FILE`")
+    start_day, end_day = outcome.plan.start.date().isoformat(), outcome.plan.end.isoformat()
+    console.print(
+        "dashboard for the demo's month: "
+        f"`FLEETWARD_DATABASE_URL={outcome.database_url} fleetward collector token create --role auditor --name me`, "
+        f"`FLEETWARD_DATABASE_URL={outcome.database_url} fleetward collector serve`, then "
+        f"http://127.0.0.1:8800/ui/?from={start_day}&to={quote(end_day)}"
+    )
 
 
 def _rate(summary: dict[str, object]) -> str:
@@ -95,6 +103,16 @@ def _counts(summary: dict[str, object]) -> str:
     return ""
 
 
+LiveStart = Annotated[
+    str | None,
+    typer.Option(
+        "--start",
+        help="First simulated day (ISO 8601 date). Default: --days before today, so the period ends now: "
+        "the collector runs on the real clock and refuses waivers that already expired.",
+    ),
+]
+
+
 def simulate_app(
     collector: Annotated[
         str, typer.Option("--collector", help="The collector's base URL, e.g. http://127.0.0.1:8800")
@@ -108,7 +126,7 @@ def simulate_app(
     devices: Devices = 50,
     days: Days = 30,
     seed: Seed = 7,
-    start: Start = None,
+    start: LiveStart = None,
     work_dir: Annotated[
         Path | None,
         typer.Option("--work-dir", help="Where the laptops' agent state goes (default: a temp dir)."),
@@ -124,7 +142,14 @@ def simulate_app(
     from simulator.runner import FleetSimulation, SimulationError
     from simulator.setup import shipped_setup
 
-    first = _start(start)
+    # A live collector runs on the real clock: by default the simulated period ends today, so its
+    # waivers expire in the collector's future and no report comes from the collector's future.
+    now = datetime.now(UTC)
+    first = (
+        _start(start)
+        if start
+        else (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    )
     setup = shipped_setup(devices=devices, days=days, seed=seed, start=first)
     catalogue, templates, plan = setup.catalogue, setup.templates, setup.plan
     with tempfile.TemporaryDirectory(prefix="fleetward-sim-") as tmp:
@@ -136,6 +161,7 @@ def simulate_app(
             admin_token=token,
             clock=ManualClock(first),
             work_dir=work_dir or Path(tmp),
+            collector_now=lambda: datetime.now(UTC),
         )
         try:
             with Progress() as bar:
@@ -146,4 +172,9 @@ def simulate_app(
             raise typer.Exit(2) from exc
         finally:
             simulation.close()
-    typer.echo(f"{devices} laptops over {days} days: {simulation.reports_delivered} reports delivered")
+    for note in simulation.skipped_waivers:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(
+        f"{devices} laptops over {days} days from {first.date()}: {simulation.reports_delivered} reports "
+        "delivered; the enroll secrets it created are revoked"
+    )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from collector.store.ids import IdSource
 from fleetward.clock import ManualClock
 from simulator.plan import SimulationPlan
 from simulator.setup import shipped_setup
@@ -41,6 +42,7 @@ def run_demo(
     start: datetime = DEFAULT_START,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoOutcome:
+    from collector.store.ids import SeededIds
     from collector.store.migrate import upgrade_to_head
     from simulator.runner import FleetSimulation
     from simulator.server import InProcessCollector
@@ -55,11 +57,14 @@ def run_demo(
     setup = shipped_setup(devices=devices, days=days, seed=seed, start=start)
     catalogue, templates, plan = setup.catalogue, setup.templates, setup.plan
     clock = ManualClock(start - timedelta(hours=1))
-    admin_token = bootstrap_admin(url, clock.now())
+    # Ids in the collector from the seed too: device ids are in every report, so the same seed gives
+    # the same report digest.
+    ids = SeededIds(seed)
+    admin_token = bootstrap_admin(url, clock.now(), ids)
 
     with (
         tempfile.TemporaryDirectory(prefix="fleetward-demo-", dir=_fast_tmp()) as work,
-        InProcessCollector(url, clock) as collector,
+        InProcessCollector(url, clock, ids=ids) as collector,
     ):
         simulation = FleetSimulation(
             plan,
@@ -79,12 +84,12 @@ def run_demo(
     return DemoOutcome(plan, url, reports, simulation.reports_delivered, summary, truth_path)
 
 
-def bootstrap_admin(database_url: str, now: datetime) -> str:
+def bootstrap_admin(database_url: str, now: datetime, ids: IdSource | None = None) -> str:
     """An admin token written straight into the store, as `fleetward collector token create` does."""
     from collector.store.credentials import Hasher, Role, create_api_token
     from collector.store.engine import Database
 
-    db = Database.from_url(database_url)
+    db = Database.from_url(database_url, ids=ids)
     try:
         with db.write() as session:
             issued = create_api_token(
@@ -105,7 +110,6 @@ def write_reports(
 ) -> tuple[dict[str, Path], dict[str, object]]:
     from collector.reports.build import build_report
     from collector.reports.render import renderer_for
-    from collector.reports.sources import describe_database
     from collector.store.engine import Database
     from collector.store.history import load_history
 
@@ -121,7 +125,8 @@ def write_reports(
         period=(plan.start, plan.end),
         framework=None,
         generated_at=generated_at,
-        source=describe_database(database_url),
+        # Not the path: the same seed gives the same report wherever --out points.
+        source=f"fleetward demo collector database ({Path(database_url.split('///', 1)[-1]).name})",
     )
     written: dict[str, Path] = {}
     for fmt in FORMATS:

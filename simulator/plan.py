@@ -32,6 +32,10 @@ ESTATE_MIX: tuple[tuple[str, int], ...] = (
     ("ubuntu-2204-luks-data-only", 1),
     ("ubuntu-2004-esm", 2),
 )
+# Every fleet of at least STORY_MIN_DEVICES has one of each, so the report at the end shows every
+# status: an osquery error (WMI broken) and failing defences under a practice waiver.
+STORY_TEMPLATES = ("win11-24h2-ent-wmi-error", "win11-25h2-ent-defences-off")
+STORY_MIN_DEVICES = 8
 CHECK_IN_HOURS = (9, 13, 17)  # laptops are on in surgery hours; the agent evaluates at each
 
 
@@ -110,6 +114,13 @@ def make_plan(
         template = templates[name]
         planned.append(_device(rng, index, template, practices, releases, days, start))
     planned = _with_rare_events(rng, planned, days)
+    if devices >= STORY_MIN_DEVICES:
+        for name in STORY_TEMPLATES:
+            if name not in templates or any(d.template == name and _ordinary(d) for d in planned):
+                continue
+            # The last ordinary device (not silent, not re-enrolling, not already a story device).
+            index = max(d.index for d in planned if _ordinary(d) and d.template not in STORY_TEMPLATES)
+            planned[index] = _device(rng, index, templates[name], practices, releases, days, start)
     waivers = _waivers(rng, planned, practices, days)
     return SimulationPlan(seed, start, days, tuple(planned), practices, releases, waivers)
 
@@ -143,6 +154,10 @@ def _device(
         bitlocker_suspend_days=rng.choice((0, 0, 0, 1, 2)),
         offline=_offline(rng, days),
     )
+
+
+def _ordinary(device: SimDevice) -> bool:
+    return device.silent_from_day is None and device.reenroll_day is None
 
 
 def _offline(rng: random.Random, days: int) -> tuple[int, int] | None:
@@ -182,6 +197,19 @@ def _waivers(
                 device_index=cbc[0].index,
             )
         )
+    defences_off = [d for d in planned if d.template == "win11-25h2-ent-defences-off" and _ordinary(d)]
+    if defences_off:
+        waivers.append(
+            WaiverPlan(
+                policy_id="antimalware-windows-active",
+                justification="Third-party EDR under evaluation replaces Defender on this laptop; "
+                "review when the trial ends",
+                owner="Practice manager",
+                grant_day=min(1, days - 1),
+                expires_day=days + 5,  # still active at the end, expiring days later: shown as expiring
+                device_index=defences_off[0].index,
+            )
+        )
     if practices:
         waivers.append(
             WaiverPlan(
@@ -191,7 +219,8 @@ def _waivers(
                 owner="ICB GP IT operations",
                 grant_day=0,
                 expires_day=days + 60,
-                practice=rng.choice(practices),
+                # The practice of a laptop that fails it, when there is one, so the end shows `waived`.
+                practice=defences_off[0].practice if defences_off else rng.choice(practices),
             )
         )
     return tuple(waivers)

@@ -19,6 +19,7 @@ import httpx
 
 from agent.osquery.recorded import RecordedRunner
 from fleetward.clock import ManualClock
+from fleetward.platform import Platform
 from fleetward.policy.catalogue import Catalogue
 from fleetward.policy.verdict import Result
 from fleetward.recorded.engine import RecordedEngine
@@ -39,7 +40,8 @@ class AdminClient:
     def __init__(self, base_url: str, token: str) -> None:
         self._http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
-    def enroll_secret(self, practice: str, expires_in: timedelta) -> str:
+    def enroll_secret(self, practice: str, expires_in: timedelta) -> tuple[str, str]:
+        """A new enroll secret for the practice: (its id, the secret)."""
         body = {
             "name": f"simulated {practice}",
             "practice": practice,
@@ -47,7 +49,12 @@ class AdminClient:
         }
         response = self._http.post("/v1/admin/enroll-secrets", json=body)
         _raise_for(response, "create an enroll secret")
-        return str(response.json()["secret"])
+        issued = response.json()
+        return str(issued["id"]), str(issued["secret"])
+
+    def revoke_enroll_secret(self, secret_id: str) -> None:
+        response = self._http.post(f"/v1/admin/enroll-secrets/{secret_id}/revoke")
+        _raise_for(response, "revoke an enroll secret")
 
     def grant_waiver(self, body: dict[str, object]) -> str:
         response = self._http.post("/v1/waivers", json=body)
@@ -117,7 +124,10 @@ class FleetSimulation:
         clock: ManualClock,
         work_dir: Path,
         keep_reports: bool = False,
+        collector_now: Callable[[], datetime] | None = None,
     ) -> None:
+        """`collector_now`: the collector's own clock when it is not the simulated one (a live
+        collector): it refuses waivers that expire before it, so those are skipped and noted."""
         self.plan = plan
         # Every report the agents wrote, for the storage benchmark's full-history counterfactual.
         self.reports: list[Report] | None = [] if keep_reports else None
@@ -127,7 +137,10 @@ class FleetSimulation:
         self.admin = AdminClient(self.collector_url, admin_token)
         self.truth: dict[int, DeviceTruth] = {d.index: DeviceTruth() for d in plan.devices}
         self.secrets: dict[str, str] = {}
+        self._secret_ids: list[str] = []
         self.granted: list[WaiverPlan] = []
+        self.skipped_waivers: list[str] = []
+        self._collector_now = collector_now
         self.reports_delivered = 0
         self._laptops = {
             d.index: _Laptop(d, templates[d.template], work_dir / f"laptop-{d.index:04d}")
@@ -137,7 +150,10 @@ class FleetSimulation:
     def run(self, progress: Progress | None = None) -> None:
         self.clock.set(self.plan.start)
         for practice in self.plan.practices:
-            self.secrets[practice] = self.admin.enroll_secret(practice, timedelta(days=self.plan.days + 30))
+            secret_id, self.secrets[practice] = self.admin.enroll_secret(
+                practice, timedelta(days=self.plan.days + 30)
+            )
+            self._secret_ids.append(secret_id)
         total = self.plan.days
         for day in range(self.plan.days):
             for slot, at in enumerate(self.plan.check_ins(day)):
@@ -149,6 +165,9 @@ class FleetSimulation:
             if progress:
                 progress(day + 1, total, f"day {day + 1}/{total}")
         self.clock.set(self.plan.end)
+        # The laptops have enrolled: leave no live enroll secret behind.
+        for secret_id in self._secret_ids:
+            self.admin.revoke_enroll_secret(secret_id)
 
     def close(self) -> None:
         for laptop in self._laptops.values():
@@ -230,11 +249,18 @@ class FleetSimulation:
         for waiver in self.plan.waivers:
             if waiver.grant_day != day:
                 continue
+            expires_at = self.plan.start + timedelta(days=waiver.expires_day)
+            if self._collector_now is not None and expires_at <= self._collector_now():
+                self.skipped_waivers.append(
+                    f"waiver for {waiver.policy_id} not granted: it would expire on {expires_at.date()}, "
+                    "before the collector's clock (a waiver must expire in the future)"
+                )
+                continue
             body: dict[str, object] = {
                 "policy_id": waiver.policy_id,
                 "justification": waiver.justification,
                 "owner": waiver.owner,
-                "expires_at": (self.plan.start + timedelta(days=waiver.expires_day)).isoformat(),
+                "expires_at": expires_at.isoformat(),
             }
             if waiver.device_index is not None:
                 laptop = self._laptops[waiver.device_index].plan
@@ -246,6 +272,9 @@ class FleetSimulation:
                 body["practice"] = waiver.practice
             self.admin.grant_waiver(body)
             self.granted.append(waiver)
+
+    def platform_of(self, device: SimDevice) -> Platform:
+        return self._laptops[device.index].template.platform
 
     def waived(self, device: SimDevice, policy_id: str, at: datetime) -> bool:
         """Whether a waiver this simulation granted covers the device's policy at `at`."""

@@ -8,6 +8,7 @@ import time
 from types import TracebackType
 from typing import Self
 
+from collector.store.ids import IdSource
 from fleetward.clock import Clock
 
 
@@ -20,7 +21,9 @@ def free_port() -> int:
 class InProcessCollector:
     """uvicorn serving `collector.app.create_app` in a thread on 127.0.0.1."""
 
-    def __init__(self, database_url: str, clock: Clock, *, validity_days: int = 30) -> None:
+    def __init__(
+        self, database_url: str, clock: Clock, *, validity_days: int = 30, ids: IdSource | None = None
+    ) -> None:
         import uvicorn
 
         from collector.app import create_app
@@ -36,7 +39,7 @@ class InProcessCollector:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(settings, clock=clock),
+            create_app(settings, clock=clock, ids=ids),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

@@ -1,7 +1,8 @@
 """The simulator's own account of the fleet at the end: what every report must agree with.
 
 Derived from what the simulated agents evaluated and when, independently of the collector's
-status runs: a device silent for longer than the validity period is stale; a failing result
+status runs: a device silent for longer than the validity period is stale on the policies for
+its platform (and stays not_applicable on the others); a failing result
 under a waiver the simulator granted is waived; a failure younger than the policy's grace is
 in grace (the precedence of `fleetward.status`).
 """
@@ -34,10 +35,12 @@ def expected_statuses(
         if truth.last_reported is None:
             continue  # never enrolled: not part of the fleet
         stale = at - truth.last_reported > VALIDITY
+        platform = simulation.platform_of(device)
         for policy_id, result in truth.results.items():
             status = AuditStatus(result.status.value)
             if stale:
-                status = AuditStatus.STALE
+                applies = catalogue.policy(policy_id).applies_to(platform)
+                status = AuditStatus.STALE if applies else AuditStatus.NOT_APPLICABLE
             elif status in _NOT_COMPLIANT:
                 if simulation.waived(device, policy_id, at):
                     status = AuditStatus.WAIVED

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from collector.api.deps import Context, Reader
 from collector.api.schemas import (
+    BaselineInfo,
     DeviceHistory,
     DeviceInfo,
     DevicePage,
@@ -30,8 +31,11 @@ from collector.api.views import waiver_info
 from collector.domain.state import AuditStatus
 from collector.errors import ApiError, NotFound
 from collector.store.fleet_state import StateFilter, fleet_counts, fleet_pairs
+from collector.store.history import baselines_in_force
 from collector.store.models import Device, Policy, PolicyVersion, StatusRun
 from collector.store.waivers import list_waivers
+from fleetward.policy.baseline import REMEDIATION_WINDOW
+from fleetward.policy.freshness import provenance
 from fleetward.policy.model import Platform
 from fleetward.wire import ErrorBody, ErrorCode
 
@@ -227,6 +231,38 @@ def get_device_history(
             ],
             waivers=[waiver_info(w) for w in waivers],
         )
+
+
+@router.get(
+    "/policies/baselines",
+    response_model=list[BaselineInfo],
+    responses=_ERRORS,
+    summary="Each patch baseline's provenance and whether it covers an instant",
+)
+def get_baselines(
+    ctx: Context,
+    _who: Reader,
+    at: Annotated[Instant | None, Query(description="ISO 8601 instant with offset; default now")] = None,
+) -> list[BaselineInfo]:
+    """The baselines of the newest published bundle (else the shipped catalogue): `stale` means the
+    policies reading one are `error` on agents at the instant (docs/policies.md)."""
+    instant = at or ctx.clock.now()
+    with ctx.db.read() as session:
+        baselines = baselines_in_force(session)
+    return [
+        BaselineInfo(
+            name=row.baseline,
+            title=row.title,
+            refreshed=row.refreshed,
+            newest_floor=row.newest_floor,
+            sources=dict(row.sources),
+            state=row.freshness.state.value,
+            due=row.freshness.due,
+            lacking=list(row.freshness.lacking),
+            message=row.freshness.message,
+        )
+        for row in (provenance(b, instant, REMEDIATION_WINDOW) for b in baselines)
+    ]
 
 
 @router.get("/policies", response_model=list[PolicyInfo], responses=_ERRORS, summary="The policy registry")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -196,6 +196,20 @@ class PolicyInfo(_Body):
     baseline: str | None
     source: Literal["catalogue", "report"]
     versions: list[str]
+
+
+class BaselineInfo(_Body):
+    """A patch baseline agents run now, with its provenance and freshness at the instant asked."""
+
+    name: str
+    title: str
+    refreshed: date
+    newest_floor: date | None
+    sources: dict[str, str]
+    state: Literal["fresh", "due", "stale", "untracked"]
+    due: date | None
+    lacking: list[str]
+    message: str
 
 
 class Health(_Body):

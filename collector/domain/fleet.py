@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from collector.domain.runs import Run
 from collector.domain.state import DEFAULT_VALIDITY, PairState, Waiver, active_waiver, pair_state_at
+from fleetward.policy.baseline import Baseline
 from fleetward.policy.model import Platform
 
 PairKey = tuple[str, str]  # (device_id, policy_id)
@@ -54,6 +55,17 @@ class BundleRecord:
 
 
 @dataclass(frozen=True)
+class LateReport:
+    """A report some of whose results were observed before what the collector already knew of
+    their pairs: it changed the recorded past, so reports flag it (docs/data-model.md)."""
+
+    device_id: str
+    observed_at: datetime
+    received_at: datetime
+    late_results: int
+
+
+@dataclass(frozen=True)
 class FleetHistory:
     devices: tuple[DeviceRecord, ...]
     policies: tuple[PolicyRecord, ...]
@@ -64,6 +76,10 @@ class FleetHistory:
     # framework id -> control id -> control title, for roll-ups by control
     controls: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     framework_titles: Mapping[str, str] = field(default_factory=dict)
+    # The patch baselines of the newest published bundle (else the shipped catalogue), so reports
+    # and the dashboard can show their provenance and freshness at the instant they show.
+    baselines: tuple[Baseline, ...] = ()
+    late_reports: tuple[LateReport, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,13 @@ def fleet_state_at(history: FleetHistory, at: datetime) -> list[PairRow]:
                 # (Only what was known by `at` may shape the state at `at`.)
                 continue
             waiver = active_waiver(history.waivers, device.device_id, device.practice, policy.id, at)
-            state = pair_state_at(runs, at, grace=policy.grace, validity=history.validity, waiver=waiver)
+            state = pair_state_at(
+                runs,
+                at,
+                grace=policy.grace,
+                validity=history.validity,
+                waiver=waiver,
+                applies=device.platform in policy.platforms,
+            )
             rows.append(PairRow(device, policy, state))
     return rows

@@ -89,7 +89,10 @@ def pair_state_at(
     grace: timedelta,
     validity: timedelta = DEFAULT_VALIDITY,
     waiver: Waiver | None = None,
+    applies: bool = True,
 ) -> PairState:
+    """`applies`: the policy applies to the device's platform. When it does not, silence is no
+    finding: the pair stays not_applicable instead of going stale (rule 1 in fleetward.status)."""
     run = run_at(runs, at)
     if run is None:
         return PairState(AuditStatus.STALE, None, None, None, None, None, None)
@@ -108,7 +111,7 @@ def pair_state_at(
         error=run.error,
     )
     if at > run.last_seen and at - run.last_seen > validity:
-        return _with(base, AuditStatus.STALE)
+        return _with(base, AuditStatus.STALE if applies else AuditStatus.NOT_APPLICABLE)
     if run.status not in _NON_COMPLIANT:
         return base
     if waiver is not None and waiver.active_at(at):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from collector.domain.fleet import DeviceRecord, FleetHistory, PolicyRecord
 from collector.domain.state import AuditStatus, worst
+from collector.reports.baselines import baseline_views
 from collector.reports.canonical import UNSET_DIGEST, report_digest
 from collector.reports.controls import ControlTally, control_definitions
 from collector.reports.errors import ReportInputError
@@ -33,11 +34,14 @@ from collector.reports.model import (
     WaiverView,
     trusted,
 )
+from collector.reports.practices import late_views, practice_rollups
 from collector.reports.timeline import Pair, WaiverIndex, device_pairs, sample_states, trend_samples
 from fleetward.policy.verdict import Status
 
 Progress = Callable[[int, int], None]
-_EVIDENCE_KEPT_FOR = (Status.FAIL, Status.ERROR)
+# Why a pair passed is evidence too ("show me why this laptop passed encryption"): kept for every
+# verdict osquery gave, bounded as the agent bounds it (fleetward.policy.verdict.cap_evidence).
+_EVIDENCE_KEPT_FOR = (Status.PASS, Status.FAIL, Status.ERROR)
 _COMPLIANT = frozenset(s for s in AuditStatus if s.compliant)
 _PROGRESS_EVERY = 2000
 _DAY = timedelta(days=1)
@@ -68,21 +72,28 @@ def build_report(
         if progress is not None and (done % _PROGRESS_EVERY == 0 or done == len(devices)):
             progress(done, len(devices))
     waivers = _waivers(history, policies, scope, tally.waived_pairs)
+    breaches = sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id))
+    late = late_views(history, tally.devices, scope.trend_start, scope.at)
     report = ComplianceReport.model_construct(
         schema_id="fleetward.compliance-report/v1",
         generated_at=generated_at.astimezone(UTC),
         source=source,
         scope=scope,
-        summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)),
+        summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)).model_copy(
+            update={"late_observations": sum(v.late_results for v in late)}
+        ),
         policies=[tally.policy_view(p) for p in policies],
         platforms=tally.platform_rollups(),
+        practices=practice_rollups(tally.devices, tally.pairs, breaches),
         controls=tally.controls.rollups(),
         devices=tally.devices,
         pairs=tally.pairs,
-        breaches=sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id)),
+        breaches=breaches,
         stale_devices=tally.stale,
         waivers=waivers,
         bundles=_bundles(history, scope.at),
+        late_observations=late,
+        baselines=baseline_views(history, policies, scope.at),
         trend=tally.trend(),
         digest=UNSET_DIGEST,
     )
@@ -194,7 +205,9 @@ class _Tally:
         platform = self.platform_devices[device.platform.value]
         platform[0] += compliant
         platform[1] += 1
-        self.controls.add_device({p.policy.id for p in pairs}, noncompliant)
+        # A control counts a device only when one of its policies applies to the device's platform.
+        applicable = {p.policy.id for p in pairs if device.platform in p.policy.platforms}
+        self.controls.add_device(applicable, noncompliant)
         at = self.scope.at
         stale = last_seen is None or at - last_seen > self.scope.validity
         if stale:

@@ -4,7 +4,8 @@ Controls map to policies through the policies' own `frameworks` field (one sourc
 `policies/frameworks/*.yaml` gives the controls' titles and lists controls no policy evidences,
 which the report shows with no devices so an auditor sees the gap.
 
-A device is in scope of a control when it has a pair for at least one policy evidencing it, and
+A device is in scope of a control when at least one policy evidencing it applies to the device's
+platform (a Windows laptop is not in scope of a FileVault-only control, whatever it reported), and
 meets it when every such pair is compliant.
 """
 

@@ -9,10 +9,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from collector.domain.fleet import BundleRecord, DeviceRecord, FleetHistory, PolicyRecord
+from collector.domain.fleet import BundleRecord, DeviceRecord, FleetHistory, LateReport, PolicyRecord
 from collector.domain.runs import Run
 from collector.domain.state import Waiver
 from collector.reports.errors import ReportSourceError
+from fleetward.policy.baseline import Baseline
 
 HISTORY_FORMAT = "fleetward.fleet-history/v1"
 
@@ -37,6 +38,8 @@ class HistoryDocument(BaseModel):
     bundles: list[BundleRecord]
     controls: dict[str, dict[str, str]]
     framework_titles: dict[str, str]
+    baselines: list[Baseline] = []
+    late_reports: list[LateReport] = []
 
 
 def history_to_json(history: FleetHistory) -> bytes:
@@ -53,6 +56,8 @@ def history_to_json(history: FleetHistory) -> bytes:
         bundles=list(history.bundles),
         controls={k: dict(v) for k, v in history.controls.items()},
         framework_titles=dict(history.framework_titles),
+        baselines=list(history.baselines),
+        late_reports=list(history.late_reports),
     )
     return document.model_dump_json().encode("utf-8")
 
@@ -76,4 +81,6 @@ def history_from_json(data: bytes, origin: str) -> FleetHistory:
         bundles=tuple(document.bundles),
         controls=document.controls,
         framework_titles=document.framework_titles,
+        baselines=tuple(document.baselines),
+        late_reports=tuple(document.late_reports),
     )

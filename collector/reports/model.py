@@ -71,13 +71,20 @@ class Scope(_Frozen):
 
 class Summary(_Frozen):
     devices: int
-    pairs: Rate = Field(description="Compliant pairs of all pairs.")
-    devices_compliant: Rate = Field(description="Devices whose every pair is compliant, of all devices.")
+    pairs: Rate = Field(
+        description="Pairs in pass, waived or in_grace, of every pair except not_applicable ones."
+    )
+    devices_compliant: Rate = Field(
+        description="Devices with no pair in fail, error or stale, of every device in the report."
+    )
     status_counts: StatusTally
     stale_devices: int
     breaches: int
     ongoing_breaches: int
     active_waivers: int
+    late_observations: int = Field(
+        0, description="Results in the window that arrived after a later observation of their pair."
+    )
 
 
 class PolicyView(_Frozen):
@@ -106,15 +113,32 @@ class PlatformRollup(_Frozen):
     status_counts: StatusTally
 
 
+class PracticeRollup(_Frozen):
+    """One GP practice: its devices' and pairs' rates, breaches and stale devices."""
+
+    practice: str | None = Field(description="ODS code; null for devices enrolled without a practice.")
+    devices: Rate = Field(description="Its devices with no pair in fail, error or stale, of its devices.")
+    pairs: Rate = Field(
+        description="Its pairs in pass, waived or in_grace, of its pairs except not_applicable."
+    )
+    status_counts: StatusTally
+    breaches: int = Field(description="Breaches of the remediation window on its devices (see breaches).")
+    ongoing_breaches: int
+    stale_devices: list[str] = Field(description="Hostnames of its devices with no report within validity.")
+
+
 class ControlRollup(_Frozen):
-    """A control is met on a device when every pair of the policies evidencing it is compliant."""
+    """A control counts a device when one of its policies applies to the device's platform, and is met
+    on it when every such pair is compliant."""
 
     framework: str
     framework_title: str
     control: str
     control_title: str
     policy_ids: list[str]
-    devices: Rate = Field(description="Devices meeting the control, of devices with a pair for its policies.")
+    devices: Rate = Field(
+        description="Devices meeting the control, of devices to which at least one of its policies applies."
+    )
 
 
 class DeviceView(_Frozen):
@@ -148,7 +172,10 @@ class PairView(_Frozen):
     policy_version: str | None
     current_version: bool
     waiver_id: str | None
-    evidence: list[dict[str, str]] = Field(description="osquery rows, kept for fail and error results.")
+    evidence: list[dict[str, str]] = Field(
+        description="osquery rows of the observation in force, kept for pass, fail and error results "
+        "(at most 20 rows and 4 KiB, as the agent sends them)."
+    )
     error: str | None
 
 
@@ -196,6 +223,38 @@ class BundleView(_Frozen):
     in_force: bool
 
 
+class LateObservationView(_Frozen):
+    """A report whose results were observed before what the collector already knew of their pairs,
+    observed inside the report's window: it changed the recorded past of those pairs."""
+
+    device_id: str
+    hostname: str
+    observed_at: datetime = Field(description="The laptop's clock when it evaluated.")
+    received_at: datetime = Field(description="When the collector received it.")
+    late_results: int = Field(description="Results placed before the pair's newest recorded observation.")
+
+
+class BaselineView(_Frozen):
+    """A patch baseline's provenance, and whether it covers the report's instant."""
+
+    name: str
+    title: str
+    refreshed: date = Field(description="Date of the release data the floors were last refreshed from.")
+    newest_floor: date | None = Field(description="Release date of the newest floor; null without floors.")
+    sources: dict[str, str] = Field(description="Where the floors and dates come from, by source key.")
+    state: Literal["fresh", "due", "stale", "untracked"] = Field(
+        description="stale: a floor that should be in force at the instant is missing, so agents report "
+        "the policies reading it as error; due: the next floor is published or nearly due and not yet "
+        "added; untracked: the baseline declares no freshness schedule."
+    )
+    due: date | None = Field(
+        description="The Patch Tuesday whose floor is needed, or the day max age runs out."
+    )
+    lacking: list[str] = Field(description="Releases without the needed floor (Windows).")
+    message: str
+    policies: list[str] = Field(description="The policies in the report that read this baseline.")
+
+
 class TrendPoint(_Frozen):
     day: date
     at: datetime
@@ -213,6 +272,7 @@ class ComplianceReport(_Frozen):
     summary: Summary
     policies: list[PolicyView]
     platforms: list[PlatformRollup]
+    practices: list[PracticeRollup] = Field(default_factory=list)
     controls: list[ControlRollup]
     devices: list[DeviceView]
     pairs: list[PairView]
@@ -220,6 +280,12 @@ class ComplianceReport(_Frozen):
     stale_devices: list[StaleDeviceView]
     waivers: list[WaiverView]
     bundles: list[BundleView]
+    late_observations: list[LateObservationView] = Field(
+        default_factory=list, description="Reports in the window placed before what was already known."
+    )
+    baselines: list[BaselineView] = Field(
+        default_factory=list, description="Provenance and freshness of each baseline the policies read."
+    )
     trend: list[TrendPoint]
     digest: Digest = Field(
         description="sha256 of the canonical JSON of every other member; see docs/auditors.md."

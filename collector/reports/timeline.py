@@ -82,7 +82,14 @@ def _state(
     at: datetime,
 ) -> PairState:
     waiver = active_waiver(waivers, device.device_id, device.practice, policy.id, at) if waivers else None
-    return pair_state_at(runs, at, grace=policy.grace, validity=validity, waiver=waiver)
+    return pair_state_at(
+        runs,
+        at,
+        grace=policy.grace,
+        validity=validity,
+        waiver=waiver,
+        applies=device.platform in policy.platforms,
+    )
 
 
 def trend_samples(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:

@@ -28,7 +28,7 @@ def register_enroll_secret(
         return False
     session.add(
         EnrollSecret(
-            id=new_id("sec"),
+            id=new_id(session, "sec"),
             name=BOOTSTRAP_ACTOR,
             digest=digest,
             practice=None,

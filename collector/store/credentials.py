@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.errors import Invalid, NotFound, Unauthorized
+from collector.store.ids import ids_of
 from collector.store.models import ApiToken, DeviceKey, EnrollSecret
 from fleetward.wire import ErrorCode
 
@@ -51,8 +51,8 @@ def new_credential(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+def new_id(session: Session, prefix: str) -> str:
+    return f"{prefix}_{ids_of(session).uuid().hex[:20]}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def create_api_token(
         )
     secret = new_credential(TOKEN_PREFIX)
     row = ApiToken(
-        id=new_id("tok"),
+        id=new_id(session, "tok"),
         name=name,
         role=role.value,
         digest=hasher.digest(secret),
@@ -108,7 +108,7 @@ def register_api_token(
     if session.scalar(select(ApiToken.id).where(ApiToken.digest == digest)) is None:
         session.add(
             ApiToken(
-                id=new_id("tok"),
+                id=new_id(session, "tok"),
                 name=name,
                 role=role.value,
                 digest=digest,
@@ -150,7 +150,7 @@ def create_enroll_secret(
         )
     secret = new_credential(ENROLL_SECRET_PREFIX)
     row = EnrollSecret(
-        id=new_id("sec"),
+        id=new_id(session, "sec"),
         name=name,
         digest=hasher.digest(secret),
         practice=practice,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector.errors import StoreError
 from collector.store.entra_auth import ManagedIdentityTokens, split_client_id, use_token_password
+from collector.store.ids import SESSION_KEY, IdSource, RandomIds
 
 _IMMEDIATE = "fleetward_begin_immediate"
 
@@ -71,13 +72,13 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """An engine with the two ways the collector uses it: read sessions and write transactions."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, ids: IdSource | None = None) -> None:
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessions = sessionmaker(engine, expire_on_commit=False, info={SESSION_KEY: ids or RandomIds()})
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> Database:
-        return cls(make_engine(url, **kwargs))
+    def from_url(cls, url: str, *, ids: IdSource | None = None, **kwargs: Any) -> Database:
+        return cls(make_engine(url, **kwargs), ids=ids)
 
     @property
     def dialect(self) -> str:

@@ -7,7 +7,6 @@ copy of the old key stops working.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from collector.store.credentials import DEVICE_KEY_PREFIX, Hasher, new_credential, usable_enroll_secret
+from collector.store.ids import ids_of
 from collector.store.models import Device, DeviceKey
 from fleetward.wire import EnrollRequest
 
@@ -35,7 +35,7 @@ def enroll(session: Session, hasher: Hasher, request: EnrollRequest, *, now: dat
     ).scalar_one_or_none()
     reenrolled = device is not None
     if device is None:
-        device = Device(id=str(uuid.uuid4()), hardware_uuid=host.uuid, enrolled_at=now)
+        device = Device(id=str(ids_of(session).uuid()), hardware_uuid=host.uuid, enrolled_at=now)
         session.add(device)
     else:
         device.last_enrolled_at = now

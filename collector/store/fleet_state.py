@@ -2,7 +2,8 @@
 
 The run in force for a pair at T is the single row with `since <= T < next_since` (or no next);
 its auditor status follows `collector.domain.state` (same precedence, same boundaries):
-stale when `last_seen < T - validity`; pass / not_applicable as observed; waived when an active
+stale when `last_seen < T - validity` (not_applicable instead when the policy does not apply to the
+device's platform); pass / not_applicable as observed; waived when an active
 waiver covers the pair; in_grace when failing and `failing_since > T - grace`; else fail/error.
 Enrolled pairs that apply to the device's platform but have no run at T are stale.
 
@@ -100,9 +101,14 @@ def _status(
         tuple_(run.device_id, run.policy_id).in_(by_device),
         tuple_(device.practice, run.policy_id).in_(by_practice),
     )
+    applies = exists().where(
+        PolicyPlatform.policy_id == run.policy_id, PolicyPlatform.platform == device.platform
+    )
+    silent = run.last_seen < _instant(at - validity)
     whens: list[tuple[ColumnElement[bool], ColumnElement[str] | str]] = [
         (run.id.is_(None), AuditStatus.STALE.value),
-        (run.last_seen < _instant(at - validity), AuditStatus.STALE.value),
+        (and_(silent, ~applies), AuditStatus.NOT_APPLICABLE.value),
+        (silent, AuditStatus.STALE.value),
         (run.status.in_([s.value for s in OBSERVED_COMPLIANT]), run.status),
     ]
     if with_waivers:
@@ -169,9 +175,12 @@ def fleet_counts(
     # One pass over the runs in force, grouped by plain columns (policy, platform, observed
     # status) so PostgreSQL estimates a handful of groups and aggregates in parallel; stale and
     # in-grace pairs are counted with FILTER. No correlated subquery: waivers come after.
-    stale = StatusRun.last_seen < _instant(at - validity)
+    # Silent on a policy that cannot apply to the platform (no PolicyPlatform row): not_applicable.
+    applicable = PolicyPlatform.policy_id.is_not(None)
+    silent = StatusRun.last_seen < _instant(at - validity)
+    stale = and_(silent, applicable)
     in_grace = and_(
-        ~stale, StatusRun.status == Status.FAIL.value, StatusRun.failing_since > _grace_cutoff(session, at)
+        ~silent, StatusRun.status == Status.FAIL.value, StatusRun.failing_since > _grace_cutoff(session, at)
     )
     with_run = (
         select(
@@ -182,6 +191,7 @@ def fleet_counts(
             func.count().filter(stale),
             func.count().filter(in_grace),
             func.count(PolicyPlatform.policy_id),
+            func.count().filter(and_(silent, ~applicable)),
         )
         .join(Device, Device.id == StatusRun.device_id)
         .outerjoin(
@@ -194,10 +204,13 @@ def fleet_counts(
     )
     counts: Counter[CountKey] = Counter()
     covered: Counter[tuple[str, str]] = Counter()
-    for policy_id, platform, observed, total, n_stale, n_grace, n_applicable in session.execute(with_run):
+    for policy_id, platform, observed, total, n_stale, n_grace, n_applicable, n_na in session.execute(
+        with_run
+    ):
         counts[(policy_id, platform, AuditStatus.STALE)] += n_stale
         counts[(policy_id, platform, AuditStatus.IN_GRACE)] += n_grace
-        counts[(policy_id, platform, observed)] += total - n_stale - n_grace
+        counts[(policy_id, platform, AuditStatus.NOT_APPLICABLE)] += n_na
+        counts[(policy_id, platform, observed)] += total - n_stale - n_grace - n_na
         covered[(policy_id, platform)] += n_applicable
     applicable_pairs = (
         select(PolicyPlatform.policy_id, Device.platform, func.count())
@@ -207,9 +220,9 @@ def fleet_counts(
         .group_by(PolicyPlatform.policy_id, Device.platform)
     )
     for policy_id, platform, n in session.execute(applicable_pairs):
-        silent = n - covered[(policy_id, platform)]
-        if silent:
-            counts[(policy_id, platform, AuditStatus.STALE)] += silent
+        never_reported = n - covered[(policy_id, platform)]
+        if never_reported:
+            counts[(policy_id, platform, AuditStatus.STALE)] += never_reported
     for (policy_id, platform, state), n in _waived_counts(session, at, validity, flt).items():
         counts[(policy_id, platform, state)] -= n
         counts[(policy_id, platform, AuditStatus.WAIVED)] += n

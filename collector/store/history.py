@@ -13,13 +13,14 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from collector.domain.fleet import DeviceRecord, FleetHistory, PairKey, PolicyRecord
+from collector.domain.fleet import DeviceRecord, FleetHistory, LateReport, PairKey, PolicyRecord
 from collector.domain.runs import Run
 from collector.domain.state import DEFAULT_VALIDITY
-from collector.store.bundles import bundle_records
-from collector.store.models import Device, Policy, StatusRun, Waiver
+from collector.store.bundles import bundle_records, newest_bundle
+from collector.store.models import Device, IngestedReport, Policy, StatusRun, Waiver
 from collector.store.policies import CatalogueData, load_shipped_catalogue
 from collector.store.waivers import as_record
+from fleetward.policy.baseline import Baseline
 from fleetward.policy.model import Platform
 from fleetward.policy.verdict import Status
 
@@ -114,7 +115,35 @@ def _load(
         controls=controls,
         framework_titles=titles,
         bundles=bundle_records(session),
+        baselines=baselines_in_force(session),
+        late_reports=tuple(
+            LateReport(
+                device_id=r.device_id,
+                observed_at=r.observed_at,
+                received_at=r.received_at,
+                late_results=r.late_results,
+            )
+            for r in session.scalars(
+                select(IngestedReport)
+                .where(IngestedReport.late_results > 0)
+                .order_by(IngestedReport.received_at, IngestedReport.report_id)
+            )
+        ),
     )
+
+
+def baselines_in_force(session: Session) -> tuple[Baseline, ...]:
+    """The baselines agents run now: the newest published bundle's, else the shipped catalogue's."""
+    from fleetward.bundle.document import parse_bundle
+    from fleetward.bundle.files import catalogue_from_files, content_files
+    from fleetward.policy.catalogue import load_catalogue
+
+    row = newest_bundle(session)
+    if row is None:
+        catalogue = load_catalogue()
+    else:
+        catalogue = catalogue_from_files(content_files(parse_bundle(row.document.encode("utf-8")).content))
+    return tuple(b for _, b in sorted(catalogue.baselines.items()))
 
 
 def _policy_record(row: Policy) -> PolicyRecord:

@@ -65,7 +65,7 @@ def ingest_report(
     versions.update(report.policy_versions.items())
     registered = registry.ensure(session, versions, received_at)
 
-    transitions = 0
+    transitions = late = 0
     latest = _latest_runs(session, device_id, [r.policy_id for r in report.results])
     batch = _Batch()
     for result in report.results:
@@ -80,6 +80,7 @@ def ingest_report(
         if current is None or observed_at > current["last_seen"]:
             transitions += _append(batch, device_id, result.policy_id, current, obs, report_id, validity)
         else:
+            late += 1
             transitions += _place_out_of_order(session, device_id, result.policy_id, obs, report_id, validity)
     batch.flush(session)
 
@@ -96,6 +97,7 @@ def ingest_report(
                 "bundle_version": report.bundle_version,
                 "result_count": len(report.results),
                 "transitions": transitions,
+                "late_results": late,
             }
         ],
     )

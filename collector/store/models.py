@@ -146,6 +146,9 @@ class IngestedReport(Base):
     bundle_version: Mapped[int | None] = mapped_column(BigInteger)
     result_count: Mapped[int] = mapped_column(Integer)
     transitions: Mapped[int] = mapped_column(Integer)
+    # Results observed before the newest observation already recorded for their pair: placed into
+    # the past (docs/data-model.md, "Late observations"), so flagged and counted in reports.
+    late_results: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class StatusRun(Base):

@@ -37,7 +37,7 @@ def grant_waiver(
     if device_id is not None and session.get(Device, device_id) is None:
         raise NotFound("device", device_id)
     row = Waiver(
-        id=new_id("wvr"),
+        id=new_id(session, "wvr"),
         policy_id=policy_id,
         device_id=device_id,
         practice=practice,

@@ -23,6 +23,7 @@ from collector.reports.build import build_report
 from collector.reports.model import ComplianceReport
 from collector.reports.sources import describe_database
 from collector.ui import session as sessions
+from collector.ui.instants import Shown, parse_shown
 from collector.ui.timeline import device_timeline
 from fleetward.policy.model import Platform
 
@@ -63,13 +64,22 @@ def _to_sign_in() -> RedirectResponse:
     return RedirectResponse("/ui/sign-in", status_code=303, headers=_SECURITY_HEADERS)
 
 
-def _data(ctx: AppContext) -> tuple[FleetHistory, ComplianceReport]:
+def _data(ctx: AppContext, shown: Shown) -> tuple[FleetHistory, ComplianceReport]:
     history = load_fleet_history(ctx)
     now = ctx.clock.now()
     source = describe_database(ctx.settings.database_url_value())
     return history, build_report(
-        history, at=now, period=None, framework=None, generated_at=now, source=source
+        history, at=shown.at, period=shown.period, framework=None, generated_at=now, source=source
     )
+
+
+def _shown(request: Request, ctx: AppContext) -> Shown:
+    query = request.query_params
+    return parse_shown(query.get("at", ""), query.get("from", ""), query.get("to", ""), ctx.clock.now())
+
+
+def _page_for(template: str, shown: Shown, status_code: int = 200, **values: Any) -> HTMLResponse:
+    return _page(template, status_code, shown=shown, q=shown.query, **values)
 
 
 @router.get("/static/ui.css")
@@ -138,7 +148,8 @@ def overview(
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _to_sign_in()
-    _, report = _data(ctx)
+    shown = _shown(request, ctx)
+    _, report = _data(ctx, shown)
     problems = []
     if platform and platform not in {p.value for p in Platform}:
         problems.append(
@@ -155,8 +166,9 @@ def overview(
         and (not status or (d.status and d.status.value == status))
         and (not practice or (d.practice or "") == practice)
     ]
-    return _page(
+    return _page_for(
         "overview.html.j2",
+        shown,
         report=report,
         viewer=viewer,
         devices=devices,
@@ -186,12 +198,14 @@ def framework_view(framework_id: str, request: Request, ctx: Context) -> Respons
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _to_sign_in()
-    _, report = _data(ctx)
+    shown = _shown(request, ctx)
+    _, report = _data(ctx, shown)
     controls = [c for c in report.controls if c.framework == framework_id]
     if not controls:
         return _page("missing.html.j2", 404, viewer=viewer, what=f"framework {framework_id!r}")
-    return _page(
+    return _page_for(
         "framework.html.j2",
+        shown,
         report=report,
         viewer=viewer,
         controls=controls,
@@ -205,13 +219,15 @@ def policy_view(policy_id: str, request: Request, ctx: Context) -> Response:
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _to_sign_in()
-    _, report = _data(ctx)
+    shown = _shown(request, ctx)
+    _, report = _data(ctx, shown)
     policy = next((p for p in report.policies if p.id == policy_id), None)
     if policy is None:
         return _page("missing.html.j2", 404, viewer=viewer, what=f"policy {policy_id!r}")
     pairs = [p for p in report.pairs if p.policy_id == policy_id]
-    return _page(
+    return _page_for(
         "policy.html.j2",
+        shown,
         report=report,
         viewer=viewer,
         policy=policy,
@@ -221,18 +237,44 @@ def policy_view(policy_id: str, request: Request, ctx: Context) -> Response:
     )
 
 
+@router.get("/practices/{practice}")
+def practice_view(practice: str, request: Request, ctx: Context) -> Response:
+    viewer = _viewer(request, ctx)
+    if viewer is None:
+        return _to_sign_in()
+    shown = _shown(request, ctx)
+    _, report = _data(ctx, shown)
+    rollup = next((r for r in report.practices if r.practice == practice), None)
+    if rollup is None:
+        return _page("missing.html.j2", 404, viewer=viewer, what=f"practice {practice!r}")
+    devices = [d for d in report.devices if d.practice == practice]
+    ids = {d.device_id for d in devices}
+    return _page_for(
+        "practice.html.j2",
+        shown,
+        report=report,
+        viewer=viewer,
+        rollup=rollup,
+        devices=devices,
+        breaches=[b for b in report.breaches if b.device_id in ids],
+        hostnames={d.device_id: d.hostname for d in devices},
+    )
+
+
 @router.get("/devices/{device_id}")
 def device_view(device_id: str, request: Request, ctx: Context) -> Response:
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _to_sign_in()
-    history, report = _data(ctx)
+    shown = _shown(request, ctx)
+    history, report = _data(ctx, shown)
     device = next((d for d in report.devices if d.device_id == device_id), None)
     if device is None:
         return _page("missing.html.j2", 404, viewer=viewer, what=f"device {device_id!r}")
-    now = ctx.clock.now()
-    return _page(
+    now = shown.instant or ctx.clock.now()
+    return _page_for(
         "device.html.j2",
+        shown,
         report=report,
         viewer=viewer,
         device=device,
@@ -245,13 +287,18 @@ def device_view(device_id: str, request: Request, ctx: Context) -> Response:
 
 @router.get("/download/{fmt}")
 def download(
-    fmt: str, request: Request, ctx: Context, at: Annotated[datetime | None, Query()] = None
+    fmt: str,
+    request: Request,
+    ctx: Context,
+    at: Annotated[datetime | None, Query()] = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
 ) -> Response:
     if _viewer(request, ctx) is None:
         return _to_sign_in()
     if fmt not in ("json", "csv", "html", "pdf"):
         return _page("missing.html.j2", 404, viewer=None, what=f"report format {fmt!r}")
-    data, media_type, filename = generate(ctx, fmt, at, None, None, None)
+    data, media_type, filename = generate(ctx, fmt, None if start or end else at, start, end, None)
     return Response(
         data,
         media_type=media_type,

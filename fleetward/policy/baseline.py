@@ -7,6 +7,14 @@ Ubuntu Pro ESM) and floors: the minimum patch level set by each security release
 At instant T the floor in force is the newest one released at or before T minus the remediation
 window (14 days: Cyber Essentials' limit for high and critical fixes). `render_query` hands those
 values to the policy's SQL as a `baseline` table in a CTE, rendered by code (see sqltext).
+`stale_baseline` says when the floor that should be in force is missing (see freshness).
+
+Windows 11 Enterprise hotpatch: in a hotpatch month a hotpatched device runs the month's hotpatch
+build, whose revision is below the B-week cumulative update (26100.8390 vs .8457 in May 2026) and
+above every earlier client build. A floor records both; the `floor` column a policy compares with
+is the lower of the two, which passes a hotpatched device and fails every device without the
+month's fixes, because only hotpatch builds have revisions between the two (a test checks this
+against the feed).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from fleetward.errors import PolicyError
+from fleetward.policy.freshness import Freshness, FreshnessVerdict, Provenance, assess, provenance
 from fleetward.policy.model import Platform, Policy, content_digest
 from fleetward.policy.sqltext import SqlValue, values_cte, with_cte
 
@@ -78,6 +87,14 @@ class Floor(BaseModel):
     released: date
     reference: Annotated[str, Field(max_length=200)] = ""
     source: Annotated[str, Field(min_length=1, max_length=40)]
+    hotpatch: Annotated[str | None, Field(max_length=40, pattern=r"^[0-9A-Za-z][0-9A-Za-z.\-]*$")] = Field(
+        default=None, description="Windows 11 Enterprise hotpatch build of the same month"
+    )
+
+    @property
+    def lowest_patched(self) -> str:
+        """The lowest build that has this month's fixes: the hotpatch build when there is one."""
+        return self.hotpatch or self.floor
 
 
 class ExtendedSupport(BaseModel):
@@ -128,7 +145,10 @@ class Baseline(BaseModel):
         description="How a policy derives the release from osquery (documentation for authors)"
     )
     editions: tuple[str, ...] = (ANY_EDITION,)
-    refreshed: date = Field(description="When a platform engineer last added a month's floors")
+    refreshed: date = Field(description="The date of the release data the floors were last refreshed from")
+    freshness: Freshness | None = Field(
+        default=None, description="When the next floor is due; without it staleness is not detected"
+    )
     sources: dict[str, str]
     releases: Annotated[tuple[Release, ...], Field(min_length=1)]
     notes: str = ""
@@ -195,7 +215,7 @@ def floors_in_force(
                     in_support=int(in_support),
                     extended_support=int(in_extended),
                     end_of_servicing=end,
-                    floor=floor.floor if floor else None,
+                    floor=floor.lowest_patched if floor else None,
                     floor_released=floor.released.isoformat() if floor else None,
                     extended_floor=_first_floor_after(release, end) if extended and end else None,
                 )
@@ -226,6 +246,24 @@ def render_query(
             f"(expected policies/baselines/{policy.baseline}.yaml)"
         )
     return with_cte(baseline_cte(floors_in_force(baseline, at, window)), policy.query)
+
+
+def stale_baseline(
+    policy: Policy, catalogue: Catalogue, at: datetime, window: timedelta = REMEDIATION_WINDOW
+) -> FreshnessVerdict | None:
+    """The freshness verdict when the policy's baseline lacks a floor that should be in force."""
+    baseline = catalogue.baselines.get(policy.baseline) if policy.baseline else None
+    if baseline is None:
+        return None
+    verdict = assess(baseline, _as_utc(at), window)
+    return verdict if verdict.stale else None
+
+
+def catalogue_provenance(
+    catalogue: Catalogue, at: datetime, window: timedelta = REMEDIATION_WINDOW
+) -> list[Provenance]:
+    """Each baseline's provenance and freshness at `at`, by name."""
+    return [provenance(b, _as_utc(at), window) for _, b in sorted(catalogue.baselines.items())]
 
 
 def newest_floor_date(baseline: Baseline) -> date | None:

@@ -3,6 +3,7 @@
 Pure apart from the two things passed in: `run_query` (osquery, or the embedded engine over a
 recorded device) and a monotonic timer for durations. `run_query` raises QueryError when osquery
 cannot answer; that, and any answer that is not a list of string rows, is an `error`, never a pass.
+So is a policy whose baseline lacks the floor that should be in force (it is not run).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from fleetward.errors import PolicyError, QueryError
-from fleetward.policy.baseline import render_query
+from fleetward.policy.baseline import render_query, stale_baseline
 from fleetward.policy.catalogue import Catalogue
 from fleetward.policy.model import Platform, Policy
 from fleetward.policy.verdict import QueryOutcome, Result, evaluate
@@ -47,9 +48,13 @@ def evaluate_policy(
     if not policy.applies_to(platform):
         return evaluate(policy, platform, None)
     try:
+        stale = stale_baseline(policy, catalogue, at)
         sql = render_query(policy, catalogue, at)
     except (PolicyError, ValueError, TypeError) as exc:
         return evaluate(policy, platform, QueryOutcome.failed(f"cannot render the query: {exc}"))
+    if stale is not None:
+        # A missing floor would silently keep an old one in force: that is no verdict.
+        return evaluate(policy, platform, QueryOutcome.failed(stale.message))
     started = timer()
     try:
         answer = run_query(sql)

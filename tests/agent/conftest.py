@@ -10,7 +10,8 @@ import pytest
 from fleetward.recorded import RecordedDevice
 from tests.support.osquery_server import RecordedOsqueryd, short_socket_path
 
-RECORDED_AT = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+# When every shipped baseline holds the floor in force (the Windows feed ends at June 2026).
+RECORDED_AT = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 
 
 def windows_laptop(*, bitlocker_on: bool = True, name: str = "win11-test") -> RecordedDevice:

@@ -37,13 +37,28 @@ def agent(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.Co
 
 @pytest.mark.parametrize(
     ("device", "expected"),
-    [("win11-25h2-ent-compliant", 0), ("macos-15-filevault-off", 1), ("win11-24h2-ent-wmi-error", 2)],
+    # Linux: the only shipped baseline still fresh today (Windows and macOS are stale, see below).
+    [("ubuntu-2404-compliant", 0), ("ubuntu-2204-luks-data-only", 1), ("win11-24h2-ent-wmi-error", 2)],
 )
 def test_check_exit_status_is_0_pass_1_fail_2_error(device: str, expected: int, env: dict[str, str]) -> None:
     done = agent("check", "--device", str(DEVICES / f"{device}.yaml"), "--format", "json", env=env)
     assert done.returncode == expected, done.stderr
     results = json.loads(done.stdout)
     assert {"policy_id", "policy_version", "status", "evidence", "error"} <= results[0].keys()
+
+
+def test_check_shows_each_baseline_provenance_and_a_stale_one_is_an_error(env: dict[str, str]) -> None:
+    done = agent("check", "--device", str(DEVICES / "win11-25h2-ent-compliant.yaml"), env=env)
+    assert done.returncode == 2, done.stderr
+    assert "baseline windows: refreshed 2026-06-23, newest floor 2026-06-09" in done.stdout
+    assert "warning: baseline 'windows' is stale" in done.stderr
+    assert "fleetward policies baselines refresh" in done.stderr
+    as_json = agent(
+        "check", "--device", str(DEVICES / "win11-25h2-ent-compliant.yaml"), "--format", "json", env=env
+    )
+    patch = next(r for r in json.loads(as_json.stdout) if r["policy_id"] == "patch-windows-build-current")
+    assert patch["status"] == "error"
+    assert "2026-11-10 Patch Tuesday" in patch["error"]
 
 
 def test_check_against_a_running_osqueryd_socket(env: dict[str, str]) -> None:

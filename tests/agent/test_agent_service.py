@@ -4,7 +4,7 @@ fake osqueryd from the shipped recorded devices: drift, heartbeat, and osquery m
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,10 @@ BITLOCKER = "encryption-windows-bitlocker"
 
 
 def compliant_windows() -> RecordedDevice:
-    return load_device(default_devices_dir() / "win11-25h2-ent-compliant.yaml")
+    # Recorded on 15 Nov 2026, when the shipped Windows baseline (feed to June 2026) is stale; these
+    # tests are about the service, so the laptop lives on 1 Jul 2026, when it holds June's floor.
+    device = load_device(default_devices_dir() / "win11-25h2-ent-compliant.yaml")
+    return device.model_copy(update={"recorded_at": datetime(2026, 7, 1, 9, tzinfo=UTC)})
 
 
 def with_bitlocker_off(device: RecordedDevice) -> RecordedDevice:
@@ -165,3 +168,15 @@ def test_osquery_gone_is_recorded_once_and_told_to_the_collector(laptop: Laptop)
     report = laptop.agent.service.evaluate_step().report
     assert report is not None  # nothing changed, but the event goes at once
     assert [e.kind for e in report.events] == [EventKind.OSQUERY_UNAVAILABLE]
+
+
+def test_status_keeps_each_baseline_provenance_of_the_last_evaluation(laptop: Laptop) -> None:
+    from agent.status import read_status
+
+    laptop.agent.service.evaluate_step()
+    current = read_status(laptop.agent.db, laptop.agent.outbox, device_id=None, collector_url=None)
+    [windows] = current.baselines
+    assert windows["baseline"] == "windows"
+    assert windows["state"] == "fresh"
+    assert windows["newest_floor"] == "2026-06-09"
+    assert "DFG-WIN-2026-06-23" in windows["sources"]

@@ -162,7 +162,7 @@ def test_a_new_baseline_month_reaches_the_laptop_and_its_failure_is_recorded_aga
             osqueryd.stop()
 
     statuses = [run["status"] for run in history["runs"]]
-    assert statuses[-2:] == ["pass", "fail"]
+    assert statuses[-3:] == ["error", "pass", "fail"]
     failed = history["runs"][-1]
     assert failed["since"].startswith(clock.now().isoformat()[:19])
     assert "26200.8900" in str(failed["evidence"])  # the November floor is the evidence
@@ -177,10 +177,14 @@ def test_a_new_baseline_month_reaches_the_laptop_and_its_failure_is_recorded_aga
         events = session.scalars(
             select(AgentEventRow.message).where(AgentEventRow.kind == "bundle_activated")
         ).all()
-    passing, failing = runs[-2], runs[-1]
-    assert (passing.status, failing.status) == ("pass", "fail")
-    assert bundle_of[passing.report_id] is None  # first seen under the catalogue the agent shipped with
-    assert OCTOBER in bundle_of.values()  # October's activation event came with a report under it
+    stale, passing, failing = runs[-3], runs[-2], runs[-1]
+    assert (stale.status, passing.status, failing.status) == ("error", "pass", "fail")
+    # First seen under the catalogue the agent shipped with, whose Windows baseline ends at June 2026:
+    # on 15 Nov 2026 that is a stale-baseline error, not the pass it used to be.
+    assert bundle_of[stale.report_id] is None
+    assert stale.error is not None
+    assert "baseline 'windows' is stale" in stale.error
+    assert bundle_of[passing.report_id] == OCTOBER  # October's bundle holds the floors: a verdict
     assert bundle_of[failing.report_id] == NOVEMBER  # the transition, recorded against November
     assert any(str(OCTOBER) in e for e in events)
     assert any(str(NOVEMBER) in e for e in events)

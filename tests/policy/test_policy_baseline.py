@@ -33,7 +33,7 @@ def test_floor_takes_effect_exactly_fourteen_days_after_release() -> None:
     release = WINDOWS.release("26200")
     assert release is not None
     # June 2026 Patch Tuesday (9 Jun) is in force from 23 Jun 00:00 UTC.
-    assert floor_in_force(release, at("2026-06-22T23:59:59+00:00")).floor == "26200.8037"  # type: ignore[union-attr]
+    assert floor_in_force(release, at("2026-06-22T23:59:59+00:00")).floor == "26200.8457"  # type: ignore[union-attr]
     assert floor_in_force(release, at("2026-06-23T00:00:00+00:00")).floor == "26200.8655"  # type: ignore[union-attr]
 
 

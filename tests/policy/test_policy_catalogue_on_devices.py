@@ -13,6 +13,7 @@ from fleetward.policy.run import evaluate_catalogue
 from fleetward.policy.verdict import Result, Status
 from fleetward.recorded import RecordedEngine, load_devices
 from fleetward.recorded.model import RecordedDevice
+from tests.support.catalogues import without_freshness
 
 P, F, E = Status.PASS, Status.FAIL, Status.ERROR
 
@@ -61,7 +62,8 @@ EXPECTED_NOT_PASSING: dict[str, dict[str, Status]] = {
 
 @pytest.fixture(scope="module")
 def catalogue() -> Catalogue:
-    return load_catalogue()
+    # What each query says about each device; freshness is pinned in test_policy_freshness.py.
+    return without_freshness(load_catalogue())
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,7 @@ def test_failing_results_carry_the_rows_that_explain_them(verdicts: dict[str, li
     assert bitlocker.evidence[0]["protection_status"] == "0"
     assert bitlocker.evidence[0]["conversion_status"] == "1"
     outside = _result(verdicts, "win11-25h2-ent-ubr-outside-window", "patch-windows-build-current")
-    assert outside.evidence[0]["patch_level"] == "26200.8037"
+    assert outside.evidence[0]["patch_level"] == "26200.8457"
     assert outside.evidence[0]["floor"] == "26200.8655"
 
 

@@ -31,9 +31,14 @@ def test_lint_prints_path_line_message_and_exits_1(tmp_path: Path) -> None:
     assert f"{root / 'unknown-column.yaml'}:7: query does not compile" in result.output
 
 
+# The recorded devices were captured on 15 Nov 2026, when the shipped Windows baseline (newest floor
+# June 2026) is stale; on 1 Jul 2026 every shipped baseline holds the floor in force.
+FRESH = ["--at", "2026-07-01T09:00:00Z"]
+
+
 def test_compliant_device_exits_0_with_json_results() -> None:
     result = runner.invoke(
-        app, ["policies", "test", "--device", "win11-25h2-ent-compliant", "--format", "json"]
+        app, ["policies", "test", "--device", "win11-25h2-ent-compliant", "--format", "json", *FRESH]
     )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
@@ -42,8 +47,25 @@ def test_compliant_device_exits_0_with_json_results() -> None:
 
 
 def test_failing_device_exits_1_and_error_device_exits_2() -> None:
-    assert runner.invoke(app, ["policies", "test", "-d", "win11-25h2-pro-aes-cbc"]).exit_code == 1
-    assert runner.invoke(app, ["policies", "test", "-d", "win11-24h2-ent-wmi-error"]).exit_code == 2
+    assert runner.invoke(app, ["policies", "test", "-d", "win11-25h2-pro-aes-cbc", *FRESH]).exit_code == 1
+    assert runner.invoke(app, ["policies", "test", "-d", "win11-24h2-ent-wmi-error", *FRESH]).exit_code == 2
+
+
+def test_a_stale_baseline_is_an_error_naming_the_missing_floor_and_the_fix() -> None:
+    result = runner.invoke(
+        app,
+        ["policies", "test", "-d", "win11-25h2-ent-compliant", "--format", "json"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 2
+    rows = {r["policy_id"]: r for r in json.loads(result.stdout)}
+    patch = rows["patch-windows-build-current"]
+    assert patch["status"] == "error"
+    assert "baseline 'windows' is stale" in patch["error"]
+    assert "2026-10-13 Patch Tuesday" in patch["error"]
+    assert "fleetward policies baselines refresh" in patch["error"]
+    assert rows["encryption-windows-bitlocker"]["status"] == "pass"
+    assert "warning: baseline 'windows' is stale" in result.stderr
 
 
 def test_device_can_be_a_file_and_at_moves_the_evaluation(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from fleetward.policy.run import evaluate_catalogue
 from fleetward.policy.verdict import EVIDENCE_MAX_BYTES, EVIDENCE_MAX_ROWS, QueryOutcome, Status, evaluate
 
 CATALOGUE = load_catalogue()
-AT = datetime(2026, 11, 15, tzinfo=UTC)
+AT = datetime(2026, 7, 1, tzinfo=UTC)  # every shipped baseline holds the floors in force then
 POLICY = CATALOGUE.policy("encryption-windows-bitlocker")
 
 text = st.text(max_size=12)

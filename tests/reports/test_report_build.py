@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from collector.domain.fleet import fleet_state_at
+from collector.domain.fleet import FleetHistory, fleet_state_at
 from collector.domain.state import AuditStatus, pair_state_at
 from collector.reports.build import build_report
 from collector.reports.canonical import report_json
@@ -218,3 +218,88 @@ def test_report_round_trips_through_its_own_schema() -> None:
     again = ComplianceReport.model_validate(json.loads(report_json(report)))
     assert report_json(again) == report_json(report)
     assert json.loads(report_json(report))["schema"] == "fleetward.compliance-report/v1"
+
+
+def _scoped_fleet() -> FleetHistory:
+    """A Windows laptop that reported the macOS-only firewall policy as not_applicable, then fell
+    silent; and a Mac that passes it, with the rows that show why."""
+    from fleetward.policy.model import Platform
+    from fleetward.policy.verdict import Status
+    from tests.reports.factory import FIREWALL, FleetBuilder
+
+    mac_firewall = replace(FIREWALL, platforms=(Platform.DARWIN,))
+    f = FleetBuilder(policies=(mac_firewall,))
+    win = f.device("win-silent")
+    f.run(win, mac_firewall, Status.NOT_APPLICABLE, START - 50 * DAY, last_seen=START - 45 * DAY)
+    mac = f.device("mac-ok", Platform.DARWIN)
+    f.run(mac, mac_firewall, Status.PASS, START, evidence=({"global_state": "1", "compliant": "1"},))
+    return f.history()
+
+
+def test_a_silent_device_is_not_stale_on_a_policy_for_another_platform() -> None:
+    report = build(_scoped_fleet())
+    assert statuses(report)[("win-silent", "firewall-on")] == "not_applicable"
+    [policy] = report.policies
+    assert (policy.pairs.compliant, policy.pairs.total) == (1, 1)  # 100%, not 50%
+
+
+def test_a_control_counts_only_devices_to_which_one_of_its_policies_applies() -> None:
+    controls = {(c.framework, c.control): c for c in build(_scoped_fleet()).controls}
+    firewalls = controls[("cyber-essentials", "A4.1")]
+    assert (firewalls.devices.compliant, firewalls.devices.total) == (1, 1)  # the Windows laptop is out
+
+
+def test_passing_pairs_keep_their_evidence_in_every_format() -> None:
+    from collector.reports.render import renderer_for
+
+    report = build(_scoped_fleet())
+    [passing] = [p for p in report.pairs if p.device_id == "mac-ok"]
+    assert passing.evidence == [{"global_state": "1", "compliant": "1"}]
+    for fmt in ("json", "csv", "html"):
+        body = renderer_for(fmt).render(report)
+        assert b"global_state" in body, fmt
+    html = renderer_for("html").render(report).decode()
+    assert 'id="pass-evidence"' in html
+
+
+def test_every_format_shows_each_baseline_and_warns_when_it_is_stale_at_the_instant() -> None:
+    from collector.reports.render import renderer_for
+    from fleetward.policy.catalogue import load_catalogue
+
+    shipped = tuple(load_catalogue().baselines.values())
+    history = replace(mixed_fleet(), baselines=shipped)
+    assert build(history).baselines == []  # the factory's policies read no shipped baseline
+    renamed = replace(
+        history,
+        policies=tuple(replace(p, baseline="windows") if p.baseline else p for p in history.policies),
+    )
+    today = datetime.fromisoformat("2026-12-01T09:00:00+00:00")
+    report = build(renamed, at=today, generated_at=today)
+    [windows] = report.baselines
+    assert (windows.name, windows.state, windows.policies) == ("windows", "stale", ["patch-level"])
+    assert windows.newest_floor is not None
+    assert windows.newest_floor.isoformat() == "2026-06-09"
+    csv_text = renderer_for("csv").render(report).decode()
+    assert "# baseline windows: stale; refreshed 2026-06-23, newest floor 2026-06-09" in csv_text
+    html = renderer_for("html").render(report).decode()
+    assert "Baseline windows is stale:" in html
+    assert "2026-11-10 Patch Tuesday" in html
+    assert build(renamed, at=AT).baselines[0].state == "fresh"  # 31 Mar 2026
+
+
+def test_each_practice_has_its_rates_breaches_and_stale_devices_and_they_add_up() -> None:
+    report = build()
+    practices = {r.practice: r for r in report.practices}
+    assert sum(r.devices.total for r in report.practices) == report.summary.devices
+    assert sum(r.pairs.total for r in report.practices) == report.summary.pairs.total
+    assert sum(r.breaches for r in report.practices) == report.summary.breaches
+    stale = sorted(h for r in report.practices for h in r.stale_devices)
+    assert stale == sorted(s.hostname for s in report.stale_devices)
+    for practice, rollup in practices.items():
+        mine = [d for d in report.devices if d.practice == practice]
+        assert rollup.devices.total == len(mine)
+        assert rollup.devices.compliant == sum(d.compliant for d in mine)
+    html = (
+        __import__("collector.reports.render", fromlist=["renderer_for"]).renderer_for("html").render(report)
+    )
+    assert b'<section id="practices">' in html

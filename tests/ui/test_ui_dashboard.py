@@ -193,3 +193,41 @@ def test_sign_out_ends_the_session(page: Any, live_collector: LiveCollector) -> 
     assert page.url.endswith("/ui/sign-in")
     page.goto("/ui/")
     assert page.url.endswith("/ui/sign-in")
+
+
+@pytest.mark.browser
+def test_the_date_picker_shows_the_fleet_at_an_earlier_instant_and_links_keep_it(
+    page: Any, live_collector: LiveCollector
+) -> None:
+    sign_in(page, live_collector.auditor_token)
+    page.fill("#pick-at", "2026-11-10")
+    page.click("#apply-instant")
+    assert "at=2026-11-10" in page.url
+    assert page.inner_text("#report-at").startswith("2026-11-11 00:00")  # the end of the day picked
+    data, report = download_json(page)
+    assert verify_bytes(data).ok
+    assert report["scope"]["at"].startswith("2026-11-11T00:00:00")
+    assert page.inner_text("#pair-rate") == percent(report["summary"]["pairs"])
+    device = report["devices"][0]
+    assert page.locator(f"#devices a[href='/ui/devices/{device['device_id']}?at=2026-11-10']").count() == 1
+    page.goto("/ui/?from=2026-11-01&to=2026-11-20")
+    assert page.inner_text("#report-from").startswith("2026-11-01 00:00")
+    page.goto("/ui/?at=not-a-date")
+    assert "is not a date or an instant" in page.inner_text(".instant-problem")
+
+
+@pytest.mark.browser
+def test_the_practice_view_matches_the_reports_practice_section(
+    page: Any, live_collector: LiveCollector
+) -> None:
+    sign_in(page, live_collector.auditor_token)
+    _, report = download_json(page)
+    rollup = next(r for r in report["practices"] if r["practice"] == "P81002")
+    page.click("#practices a[href^='/ui/practices/P81002']")
+    assert page.inner_text("#practice-pair-rate") == percent(rollup["pairs"])
+    assert page.inner_text("#practice-device-rate") == percent(rollup["devices"])
+    assert page.inner_text("#practice-breaches") == str(rollup["breaches"])
+    assert page.inner_text("#practice-stale") == str(len(rollup["stale_devices"]))
+    in_practice = [d for d in report["devices"] if d["practice"] == "P81002"]
+    assert page.locator("#devices > tbody > tr").count() == len(in_practice)
+    page.screenshot(path=str(artifact("ui/practice.png")), full_page=True)

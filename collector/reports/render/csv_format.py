@@ -64,9 +64,22 @@ class CsvRenderer:
                     for v in _row(pair, devices[pair.device_id], policies[pair.policy_id], labels, waivers)
                 ]
             )
+        for v in report.late_observations:  # reports that changed the recorded past
+            buffer.write(
+                f"# late observation: {v.hostname} observed {iso(v.observed_at)} received {iso(v.received_at)}, "
+                f"{v.late_results} result(s)\r\n"
+            )
+        for b in report.baselines:  # where the patch floors come from, and whether they cover the instant
+            newest = b.newest_floor.isoformat() if b.newest_floor else "none"
+            line = f"# baseline {b.name}: {b.state}; refreshed {b.refreshed}, newest floor {newest}, "
+            line += f"sources {', '.join(sorted(b.sources))}" + (f"; {b.message}" if b.state in _WARN else "")
+            buffer.write(line.replace("\r", " ").replace("\n", " ") + "\r\n")
         buffer.write(f"# fleetward-report-digest: {report.digest}\r\n")
         buffer.write("# " + SEAL_PLACEHOLDER.decode() + "\r\n")
         return seal(buffer.getvalue().encode("utf-8"))
+
+
+_WARN = ("due", "stale")
 
 
 def _row(

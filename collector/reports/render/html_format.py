@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING
 
 from collector.domain.state import AuditStatus
 from collector.reports.render import charts
-from collector.reports.render.text import controls_label, days, duration, evidence_summary, iso, percent
+from collector.reports.render.text import (
+    CONTROLS_NOTE,
+    RATES_NOTE,
+    controls_label,
+    days,
+    duration,
+    evidence_summary,
+    iso,
+    percent,
+)
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
 
 if TYPE_CHECKING:
@@ -81,13 +90,19 @@ class HtmlRenderer:
             report=report,
             charts={name: Markup(value) for name, value in svg.items()},  # noqa: S704 - drawn by matplotlib, text escaped
             attention=[p for p in report.pairs if p.status in ATTENTION],
+            passes=[p for p in report.pairs if p.status is AuditStatus.PASS and p.evidence],
+            listing_cap=PASS_LISTING_CAP,
             hostnames={d.device_id: d.hostname for d in report.devices},
             titles={p.id: p.title for p in report.policies},
             waivers={w.id: w for w in report.waivers},
             statuses=list(AuditStatus),
+            rates_note=RATES_NOTE,
+            controls_note=CONTROLS_NOTE,
             seal_placeholder=SEAL_PLACEHOLDER.decode(),
         )
         return seal(html.encode("utf-8"))
 
+
+PASS_LISTING_CAP = 2000  # passing pairs listed with their evidence; the CSV and JSON hold all
 
 RENDERER = HtmlRenderer()

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 from collector.domain.state import AuditStatus
 from collector.reports.render import charts
 from collector.reports.render.html_format import ATTENTION
-from collector.reports.render.text import controls_label, days, duration, evidence_summary, iso, percent
+from collector.reports.render.text import (
+    CONTROLS_NOTE,
+    RATES_NOTE,
+    controls_label,
+    days,
+    duration,
+    evidence_summary,
+    iso,
+    percent,
+)
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
 
 if TYPE_CHECKING:
@@ -175,10 +184,10 @@ def _front(doc: _Document, report: ComplianceReport) -> None:
         ],
         (80, 106),
     )
-    doc.note(
-        "A pair is one device answering for one policy. Compliant: pass, not_applicable, waived, in_grace. "
-        "Not compliant: fail, error, stale. Rates are compliant pairs (or devices) divided by all of them."
-    )
+    doc.note(RATES_NOTE)
+    for b in report.baselines:
+        if b.state in ("due", "stale"):
+            doc.note(f"Baseline {b.name} is {b.state}: {b.message}")
     doc.image(charts.trend_chart(report.trend, "png"), 186)
     doc.image(charts.status_chart(summary.status_counts, "png"), 95)
 
@@ -222,7 +231,7 @@ def _policies(doc: _Document, report: ComplianceReport) -> None:
         (42, 15, 33, 15, 17, 11, 11, 12, 16, 14),
     )
     doc.heading("Framework controls")
-    doc.note("A control is met on a device when every pair of the policies evidencing it is compliant.")
+    doc.note(CONTROLS_NOTE)
     doc.table(
         ["Framework", "Control", "Evidenced by", "Devices meeting", "Rate"],
         [
@@ -249,6 +258,21 @@ def _policies(doc: _Document, report: ComplianceReport) -> None:
             for r in report.platforms
         ],
         (40, 80, 66),
+    )
+    doc.heading("Practices")
+    doc.table(
+        ["Practice", "Devices compliant", "Pairs compliant", "Breaches", "Stale devices"],
+        [
+            [
+                r.practice or "no practice",
+                f"{r.devices.compliant} of {r.devices.total} ({percent(r.devices)})",
+                percent(r.pairs),
+                f"{r.breaches} ({r.ongoing_breaches} ongoing)",
+                ", ".join(r.stale_devices) or "none",
+            ]
+            for r in report.practices
+        ],
+        (28, 40, 28, 30, 60),
     )
 
 
@@ -310,6 +334,38 @@ def _findings(doc: _Document, report: ComplianceReport) -> None:
         )
     else:
         doc.note("No pair needs attention.")
+    doc.heading("Evidence for passes")
+    doc.note(
+        "What osquery answered for each passing pair, as the agent sent it; the CSV and JSON hold every row."
+    )
+    rows = [
+        [hostnames[p.device_id], p.policy_id, evidence_summary(p.evidence, limit=400)]
+        for p in report.pairs
+        if p.status is AuditStatus.PASS and p.evidence
+    ]
+    if rows:
+        doc.table(
+            ["Device", "Policy", "Evidence"], _capped(rows, doc, "passing pairs with evidence"), (34, 40, 112)
+        )
+    else:
+        doc.note("No passing pair carries evidence.")
+    doc.heading("Late observations")
+    doc.note(
+        "Reports observed in the window that arrived after a later observation of their pairs; placed at "
+        f"their observed time, they changed the recorded past ({report.summary.late_observations} results)."
+    )
+    rows = [
+        [v.hostname, _when(v.observed_at), _when(v.received_at), str(v.late_results)]
+        for v in report.late_observations
+    ]
+    if rows:
+        doc.table(
+            ["Device", "Observed", "Received", "Late results"],
+            _capped(rows, doc, "late reports"),
+            (60, 50, 50, 26),
+        )
+    else:
+        doc.note("No late observations.")
     doc.heading("Stale devices")
     rows = [[s.hostname, _when(s.last_seen) or "never", days(s.days_silent)] for s in report.stale_devices]
     if rows:
@@ -365,6 +421,21 @@ def _inventory(doc: _Document, report: ComplianceReport) -> None:
         [[p.id, p.version, p.baseline or "", str(p.pairs_on_other_versions)] for p in report.policies],
         (60, 50, 46, 30),
     )
+    if report.baselines:
+        doc.table(
+            ["Baseline", "Refreshed", "Newest floor", "State", "Sources"],
+            [
+                [
+                    b.name,
+                    b.refreshed.isoformat(),
+                    b.newest_floor.isoformat() if b.newest_floor else "none",
+                    b.state,
+                    ", ".join(sorted(b.sources)),
+                ]
+                for b in report.baselines
+            ],
+            (30, 28, 28, 22, 78),
+        )
     if report.bundles:
         doc.table(
             ["Bundle", "Digest", "Published", "In force"],

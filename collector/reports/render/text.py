@@ -8,6 +8,19 @@ from collector.reports.model import PolicyView, Rate
 
 EVIDENCE_SUMMARY_MAX_CHARS = 300
 
+# What each rate divides, in every format's words (docs/auditors.md, "How each number is computed").
+RATES_NOTE = (
+    "A pair is one device answering for one policy. Compliant: pass, waived, in_grace (and "
+    "not_applicable, which counts neither way). Not compliant: fail, error, stale. Pair rate: compliant "
+    "pairs divided by every pair except not_applicable ones; a policy's rate divides its own pairs the same "
+    "way. Device rate: devices with no pair in fail, error or stale, divided by every device in the report."
+)
+CONTROLS_NOTE = (
+    "A control counts a device when at least one policy evidencing it applies to the device's platform, and "
+    "is met on it when every such pair is compliant; its rate is the devices meeting it divided by the "
+    "devices it counts. A control no policy evidences is listed with no devices."
+)
+
 
 def iso(instant: datetime | None) -> str:
     if instant is None:

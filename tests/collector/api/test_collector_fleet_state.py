@@ -98,6 +98,24 @@ def test_a_silent_device_becomes_stale_after_the_validity_period(fleet: Fleet) -
     assert never == "stale"  # applicable, never reported: a silent device is not a compliant one
 
 
+def test_a_silent_device_is_stale_only_on_the_policies_that_apply_to_its_platform(fleet: Fleet) -> None:
+    win = fleet.enroll("WIN")
+    mac = fleet.enroll("MAC", platform="darwin")
+    t0 = fleet.clock.now()
+    filevault = "encryption-macos-filevault"
+    # The agent reports other platforms' policies as not_applicable; then the Windows laptop falls silent.
+    fleet.report(win, [result(STRICT, "pass"), result(filevault, "not_applicable")])
+    fleet.report(mac, [result(filevault, "pass")])
+    fleet.clock.set(t0 + timedelta(days=20))
+    fleet.report(mac, [result(filevault, "pass")])
+    later = t0 + timedelta(days=31)
+    assert fleet.pair_status(win, STRICT, later) == "stale"
+    assert fleet.pair_status(win, filevault, later) == "not_applicable"
+    by_policy = {p["policy_id"]: p["by_status"] for p in fleet.state(later)["by_policy"]}
+    assert {k: v for k, v in by_policy[filevault].items() if v} == {"pass": 1, "not_applicable": 1}  # not 50%
+    assert by_policy[STRICT]["stale"] == 1
+
+
 def test_counts_add_up_by_policy_and_platform(fleet: Fleet) -> None:
     win = fleet.enroll("WIN")
     mac = fleet.enroll("MAC", platform="darwin")
@@ -129,3 +147,26 @@ def test_pairs_are_paged_with_a_cursor(fleet: Fleet) -> None:
     assert len(seen) == len(set(seen)) == body["totals"]["total"]
     bad = fleet.client.get("/v1/fleet/state", params={"cursor": "!!"}, headers=bearer(fleet.admin))
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_request")
+
+
+def test_baselines_show_provenance_and_go_stale_when_a_floor_is_missing(fleet: Fleet) -> None:
+    from datetime import UTC, datetime
+
+    def baselines(at: datetime) -> dict[str, dict]:
+        response = fleet.client.get(
+            "/v1/policies/baselines", params={"at": at.isoformat()}, headers=bearer(fleet.admin)
+        )
+        assert response.status_code == 200, response.text
+        return {b["name"]: b for b in response.json()}
+
+    july = baselines(datetime(2026, 7, 1, tzinfo=UTC))
+    assert july["windows"]["state"] == "fresh"
+    assert july["windows"]["newest_floor"] == "2026-06-09"
+    assert july["windows"]["refreshed"] == "2026-06-23"
+    assert "DFG-WIN-2026-06-23" in july["windows"]["sources"]
+    today = baselines(datetime(2026, 12, 1, 9, tzinfo=UTC))
+    assert today["windows"]["state"] == "stale"
+    assert today["windows"]["due"] == "2026-11-10"
+    assert "fleetward policies baselines refresh" in today["windows"]["message"]
+    assert today["macos"]["state"] == "stale"
+    assert today["ubuntu"]["state"] == "fresh"

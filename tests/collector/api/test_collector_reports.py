@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from collector.store.credentials import Role
+from collector.store.models import IngestedReport
 from tests.collector.support import Fleet, bearer, result
 
 POLICY = "encryption-windows-bitlocker"
@@ -174,3 +177,27 @@ def test_a_revoked_token_stops_working_at_once(fleet: Fleet) -> None:
     fleet.client.post(f"/v1/admin/tokens/{created['id']}/revoke", headers=bearer(fleet.admin))
     denied = fleet.client.get("/v1/devices", headers=bearer(created["token"]))
     assert (denied.status_code, denied.json()["code"]) == (401, "unauthenticated")
+
+
+def test_a_late_observation_is_recorded_flagged_in_the_report_and_counted(fleet: Fleet) -> None:
+    device = fleet.enroll()
+    t0 = fleet.clock.now()
+    strict = "encryption-windows-bitlocker"
+    fleet.report(device, [result(strict, "fail")], at=t0)
+    fleet.clock.set(t0 + timedelta(days=20))
+    fleet.report(device, [result(strict, "fail")])
+    # One report observed a second before the last one, saying pass, arrives afterwards (a wrong clock).
+    fleet.clock.set(t0 + timedelta(days=20, hours=1))
+    late = fleet.report(device, [result(strict, "pass")], at=t0 + timedelta(days=20) - timedelta(seconds=1))
+    assert late.status_code in (200, 202), late.text
+    with fleet.db.read() as session:
+        counts = sorted(session.scalars(select(IngestedReport.late_results)).all())
+    assert counts == [0, 0, 1]
+    body = fleet.client.get(
+        "/v1/reports/json", params={"at": fleet.clock.now().isoformat()}, headers=bearer(fleet.admin)
+    ).json()
+    assert body["summary"]["late_observations"] == 1
+    [flagged] = body["late_observations"]
+    assert flagged["hostname"] == "GP-LAPTOP-001"
+    assert flagged["late_results"] == 1
+    assert flagged["received_at"] > flagged["observed_at"]

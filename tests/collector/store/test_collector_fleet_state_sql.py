@@ -71,6 +71,13 @@ def _build_fleet(db: Database, seed: int) -> list:
                 )
                 for p in policies
             ]
+            # As the agent does: other platforms' policies reported not_applicable. A silent device
+            # must not go stale on them (scoped staleness).
+            others = [p for p in catalogue.policies if not p.applies_to(platform)]
+            results += [
+                Result(policy_id=p.id, policy_version=p.version, status=Status.NOT_APPLICABLE)
+                for p in rnd.sample(others, k=rnd.randint(0, len(others)))
+            ]
             if rnd.random() < 0.2:
                 results.append(
                     Result(
@@ -100,6 +107,7 @@ def _build_fleet(db: Database, seed: int) -> list:
         some = [d for d, _, _ in devices][:3]
         for index, device_id in enumerate(some):
             policy = rnd.choice(by_platform[{d: p for d, p, _ in devices}[device_id]])
+            granted = START + timedelta(days=rnd.randint(0, 30))
             w = grant_waiver(
                 session,
                 policy_id=policy.id,
@@ -107,8 +115,8 @@ def _build_fleet(db: Database, seed: int) -> list:
                 practice=None,
                 justification="tested exception",
                 owner="owner",
-                expires_at=START + timedelta(days=rnd.randint(5, 60)),
-                now=START + timedelta(days=rnd.randint(0, 30)),
+                expires_at=granted + timedelta(days=rnd.randint(5, 60)),
+                now=granted,
                 granted_by="t",
             )
             if index == 0:
