@@ -126,6 +126,10 @@ def test_run_evaluates_at_once_and_stops_cleanly_on_sigterm(
     assert shown["outbox_depth"] == 1  # the first snapshot, waiting: no collector configured
     assert shown["enrolled"] is False
     assert shown["last_evaluation"]["platform"] == "windows"
+    text = agent("status", env=env).stdout
+    assert "baseline windows: refreshed " in text
+    assert "{" not in text  # plain words, no Python reprs
+    assert "[" not in text
 
 
 def test_importing_the_entry_point_loads_no_server_or_infra_modules() -> None:
