@@ -4,12 +4,16 @@
 
 A scratch database `fleetward_bench_<random>` on 127.0.0.1:5432 is migrated; `fleetward collector
 serve` runs as its own process (uvicorn, N workers) on loopback; the load generator runs in
-another process (asyncio + httpx, keep-alive), enrolls the devices over HTTP, then keeps
+another process (asyncio; a bare keep-alive HTTP/1.1 client per in-flight slot, httpx for enrolling), enrolls the devices over HTTP, then keeps
 `concurrency` reports in flight for the measured period. Each device's reports go in order
 (observed one hour apart), 5% of results change status (transitions), the rest confirm the
 current run. Reported: reports/s over the measured period (after a warm-up), latency
-percentiles, non-2xx count. As a reference limit, the database alone is then measured doing
-the same writes per report (one transaction: report row + 15 run updates) from one connection.
+percentiles, non-2xx count, the server's CPU per report (utime + stime of the uvicorn processes
+from /proc, before and after the measured period, divided by the reports measured), the load
+generator's CPU per report, and the load average before and after. As a reference limit, the
+database alone is then measured doing the same writes per report (one transaction: report row +
+15 run updates) from one connection, and the ratio of the two rates is printed: both come from
+the same run on the same machine, so the ratio holds up under other load where the rates do not.
 The database is dropped afterwards.
 """
 
@@ -17,11 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import random
+import resource
 import secrets
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -46,6 +53,34 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (uvicorn's supervisor and its worker processes)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            todo.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process tree, from the kernel's own accounting."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for each in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _results(rnd: random.Random, state: dict[str, str]) -> list[dict[str, Any]]:
@@ -90,6 +125,7 @@ async def _drive(base: str, secret: str, args: argparse.Namespace, out: Any) -> 
             mine = devices[index :: args.concurrency]
             states: list[dict[str, str]] = [{} for _ in mine]
             step = 0
+            connection = await _Connection.open(base)
             while not stop:
                 for slot, key in enumerate(mine):
                     if stop:
@@ -103,26 +139,72 @@ async def _drive(base: str, secret: str, args: argparse.Namespace, out: Any) -> 
                         "results": _results(rnd, states[slot]),
                     }
                     began = time.perf_counter()
-                    response = await client.post(
-                        "/v1/reports", json=report, headers={"Authorization": f"Bearer {key}"}
-                    )
+                    status = await connection.post("/v1/reports", json.dumps(report).encode(), key)
                     if measuring:
                         latencies.append(time.perf_counter() - began)
                         sent += 1
-                        if response.status_code != 200:
+                        if not 200 <= status < 300:
                             failures += 1
                 step += 1
+            connection.close()
 
         tasks = [asyncio.create_task(worker(i)) for i in range(args.concurrency)]
         await asyncio.sleep(args.warmup)
+        out.put("measuring")
+        cpu_before = _own_cpu()
         measuring = True
         began = time.perf_counter()
         await asyncio.sleep(args.seconds)
         measuring = False
         elapsed = time.perf_counter() - began
+        cpu = _own_cpu() - cpu_before
+        out.put("measured")
         stop = True
         await asyncio.gather(*tasks)
-    out.put({"sent": sent, "elapsed": elapsed, "failures": failures, "latencies": latencies})
+    out.put({"sent": sent, "elapsed": elapsed, "failures": failures, "latencies": latencies, "cpu": cpu})
+
+
+class _Connection:
+    """A bare keep-alive HTTP/1.1 connection: the load generator's client for reports.
+
+    httpx costs ~7 ms of CPU per request on this machine, more than the server; a generator that
+    slow measures itself. This one writes the request bytes and reads the status line, headers
+    and Content-Length body; the collector always answers with Content-Length.
+    """
+
+    def __init__(self, host: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._host = host
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def open(cls, base: str) -> _Connection:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        return cls(f"{host}:{port}", reader, writer)
+
+    async def post(self, path: str, body: bytes, key: str) -> int:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self._writer.write(head.encode() + body)
+        status_line = await self._reader.readline()
+        length = 0
+        while (line := await self._reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await self._reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _generator(base: str, secret: str, args: argparse.Namespace, out: Any) -> None:
@@ -145,7 +227,8 @@ def _database_alone(conninfo: str, reports: int) -> float:
             with conn.transaction():
                 conn.execute("SELECT id FROM devices WHERE id = %s FOR UPDATE", (device,))
                 conn.execute(
-                    "INSERT INTO ingested_reports VALUES (%s, %s, 'snapshot', %s, %s, '0.1.0', NULL, 15, 0)",
+                    "INSERT INTO ingested_reports (report_id, device_id, kind, observed_at, received_at, agent_version,"
+                    " bundle_version, result_count, transitions) VALUES (%s, %s, 'snapshot', %s, %s, '0.1.0', NULL, 15, 0)",
                     (str(uuid.uuid4()), device, now + timedelta(seconds=n), now),
                 )
                 conn.execute(
@@ -183,7 +266,8 @@ def _sqlite_alone(path: Path, reports: int) -> float:
             at = (now + timedelta(seconds=n)).isoformat()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
-                "INSERT INTO ingested_reports VALUES (?, ?, 'snapshot', ?, ?, '0.1.0', NULL, 15, 0)",
+                "INSERT INTO ingested_reports (report_id, device_id, kind, observed_at, received_at, agent_version,"
+                " bundle_version, result_count, transitions) VALUES (?, ?, 'snapshot', ?, ?, '0.1.0', NULL, 15, 0)",
                 (str(uuid.uuid4()), device, at, now.isoformat()),
             )
             conn.execute(
@@ -212,8 +296,11 @@ def main() -> None:
     parser.add_argument(
         "--sqlite", action="store_true", help="the embedded default: a SQLite file and one uvicorn worker"
     )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="run the server (one worker) under cProfile, writing FILE"
+    )
     args = parser.parse_args()
-    if args.sqlite:
+    if args.sqlite or args.profile:
         args.workers = 1  # one writer: SQLite serialises writes, more processes only contend
 
     from collector.store import migrate
@@ -272,8 +359,9 @@ def main() -> None:
             "FLEETWARD_DEVICE_RATE_BURST": "1000",
         }
         log = Path(f"/tmp/{name}.log").open("w")  # noqa: SIM115 - lives as long as the server
+        profiler = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         server = subprocess.Popen(
-            [sys.executable, "-m", "collector.cli", "serve", "--workers", str(args.workers)],
+            [sys.executable, *profiler, "-m", "collector.cli", "serve", "--workers", str(args.workers)],
             env=env,
             stderr=log,
         )
@@ -288,6 +376,10 @@ def main() -> None:
         queue: Any = multiprocessing.Queue()
         generator = multiprocessing.Process(target=_generator, args=(base, secret, args, queue))
         generator.start()
+        assert queue.get() == "measuring"
+        load_before, server_cpu_before = _load(), _cpu_seconds(server.pid)
+        assert queue.get() == "measured"
+        load_after, server_cpu = _load(), _cpu_seconds(server.pid) - server_cpu_before
         result = queue.get()
         generator.join()
         latencies = sorted(result["latencies"])
@@ -313,7 +405,14 @@ def main() -> None:
             (line for line in metrics.splitlines() if line.startswith("fleetward_transitions_total")), ""
         )
         print(f"one worker's counter (of {args.workers}): {transitions}")
-        server.terminate()
+        reports = max(result["sent"], 1)
+        print(
+            f"cpu ms per report: server {server_cpu * 1000 / reports:.2f} (all {args.workers} workers), "
+            f"load generator {result['cpu'] * 1000 / reports:.2f}"
+        )
+        print(f"load average (1/5/15 min): before {load_before}, after {load_after}")
+        # uvicorn re-raises the signal it stopped on; SIGINT lets cProfile write its file first.
+        server.send_signal(signal.SIGINT if args.profile else signal.SIGTERM)
         server.wait(timeout=30)
         server = None
         if args.sqlite:
@@ -321,6 +420,7 @@ def main() -> None:
         else:
             alone = _database_alone(url.replace("postgresql+psycopg://", "postgresql://"), 3000)
         print(f"database alone, same writes per report, one connection: {alone:.0f} reports/s")
+        print(f"ratio server / database alone: {rate / alone:.2f} (load average now {_load()})")
     finally:
         if server is not None:
             server.terminate()

@@ -26,6 +26,7 @@ from collector.store.bootstrap import register_enroll_secret
 from collector.store.bundles import register_newest_bundle
 from collector.store.credentials import Hasher, Role, register_api_token
 from collector.store.engine import Database
+from collector.store.group_commit import GroupCommitter
 from collector.store.ids import IdSource
 from collector.store.migrate import ensure_at_head
 from collector.store.policies import PolicyRegistry, load_shipped_catalogue, register_catalogue
@@ -44,14 +45,17 @@ def create_app(
     db = Database.from_url(settings.database_url_value(), ids=ids)
     pepper = settings.token_pepper.get_secret_value().encode() if settings.token_pepper else None
     metrics = Metrics()
+    registry = PolicyRegistry()
+    limiter = RateLimiter(settings.device_rate_per_minute, settings.device_rate_burst, clock.now)
     ctx = AppContext(
         settings=settings,
         db=db,
         clock=clock,
         hasher=Hasher(pepper),
-        registry=PolicyRegistry(),
+        registry=registry,
         metrics=metrics,
-        limiter=RateLimiter(settings.device_rate_per_minute, settings.device_rate_burst, clock.now),
+        limiter=limiter,
+        ingest=GroupCommitter(db, registry, validity=settings.validity, now=clock.now, admit=limiter.take),
     )
 
     @asynccontextmanager
@@ -60,6 +64,7 @@ def create_app(
         try:
             yield
         finally:
+            ctx.ingest.close()
             db.dispose()
 
     app = FastAPI(

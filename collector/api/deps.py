@@ -8,13 +8,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from collector.api.limits import RateLimiter
 from collector.errors import ApiError
 from collector.observability import Metrics
 from collector.settings import CollectorSettings
-from collector.store.credentials import Hasher, Principal, Role, resolve_bearer
+from collector.store.credentials import DEVICE_KEY_PREFIX, Hasher, Principal, Role, resolve_bearer
 from collector.store.engine import Database
+from collector.store.group_commit import GroupCommitter
 from collector.store.policies import PolicyRegistry
 from fleetward.clock import Clock
 from fleetward.wire import ErrorCode
@@ -57,6 +59,7 @@ class AppContext:
     registry: PolicyRegistry
     metrics: Metrics
     limiter: RateLimiter
+    ingest: GroupCommitter
     principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 
@@ -103,6 +106,27 @@ def _authenticate(
         )
     request.state.principal = principal
     return principal
+
+
+@dataclass(frozen=True)
+class DeviceKeyDigest:
+    """The digest of the device key presented with a report. It is verified by the transaction that
+    writes the report (group commit looks up all of a batch's keys at once), never from the cache
+    of verified credentials, so a revoked or replaced key cannot write one more report."""
+
+    digest: str
+
+
+async def device_key_digest(
+    request: Request,
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> DeviceKeyDigest:
+    if credentials is None or not credentials.credentials.startswith(DEVICE_KEY_PREFIX + "_"):
+        # Not a device key: the full check answers the 401, or the 403 naming the token's role.
+        await run_in_threadpool(device_principal, request, ctx, credentials)
+        raise AssertionError("only a device key passes device_principal")  # pragma: no cover
+    return DeviceKeyDigest(ctx.hasher.digest(credentials.credentials))
 
 
 def device_principal(
@@ -152,5 +176,6 @@ def admin(
 
 
 DevicePrincipal = Annotated[Principal, Depends(device_principal)]
+ReportKey = Annotated[DeviceKeyDigest, Depends(device_key_digest)]
 Reader = Annotated[Principal, Depends(reader)]
 Admin = Annotated[Principal, Depends(admin)]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 
-from collector.api.deps import Context, DevicePrincipal
+from collector.api.deps import Context, ReportKey
 from collector.api.schemas import EARLIEST
-from collector.errors import ApiError
+from collector.errors import ApiError, Forbidden, Unauthorized
 from collector.observability import logger
+from collector.store.credentials import Principal, Role
 from collector.store.enrollment import enroll
-from collector.store.ingest import IngestOutcome, ingest_report
+from collector.store.group_commit import Delivery
 from fleetward.wire import EnrollRequest, EnrollResponse, ErrorBody, ErrorCode, Report, ReportAck
 
 router = APIRouter(prefix="/v1", tags=["devices"])
@@ -60,33 +61,25 @@ def post_enroll(body: EnrollRequest, ctx: Context) -> EnrollResponse:
 @router.post(
     "/reports", response_model=ReportAck, responses=_ERRORS, summary="Ingest one report of the calling device"
 )
-def post_report(body: Report, ctx: Context, device: DevicePrincipal) -> ReportAck:
+async def post_report(body: Report, ctx: Context, key: ReportKey, request: Request) -> ReportAck:
     """Idempotent by `report_id`: the same report again returns 200 with `duplicate: true`.
 
-    Reports are placed by `observed_at`, so they may arrive in any order.
+    Reports are placed by `observed_at`, so they may arrive in any order. The answer comes once
+    the report is committed, with the other reports arriving at the same time (group commit).
     """
-    ctx.limiter.take(device.subject)
     _check(body, ctx)
-    outcome: IngestOutcome | None = None
-    for attempt in range(2):
-        try:
-            with ctx.db.write() as session:
-                outcome = ingest_report(
-                    session,
-                    device.subject,
-                    body,
-                    received_at=ctx.clock.now(),
-                    validity=ctx.settings.validity,
-                    registry=ctx.registry,
-                )
-            break
-        except IntegrityError as exc:  # the same report id delivered twice at once: the retry sees it
-            if attempt:
-                raise ApiError(
-                    409, ErrorCode.CONFLICT, "this report is being ingested concurrently; retry"
-                ) from exc
-    assert outcome is not None
-    ctx.registry.remember(set(outcome.registered))
+    try:  # the key is verified and the rate limit taken in the transaction, with the batch
+        accepted = await ctx.ingest.ingest(Delivery(body, key_digest=key.digest))
+    except IntegrityError as exc:  # the same report id delivered twice at once, twice over
+        raise ApiError(409, ErrorCode.CONFLICT, "this report is being ingested concurrently; retry") from exc
+    except Unauthorized as exc:
+        raise ApiError(
+            401, ErrorCode.DEVICE_KEY_INVALID, exc.message, headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+    request.state.principal = Principal(Role.DEVICE, accepted.device_id, accepted.device_id)
+    outcome = accepted.outcome
+    if isinstance(outcome, Forbidden):
+        raise outcome
     if outcome.duplicate:
         ctx.metrics.reports_duplicate.inc()
     else:

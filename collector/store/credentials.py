@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -210,3 +211,13 @@ def resolve_bearer(session: Session, hasher: Hasher, credential: str) -> Princip
     if token is None or token.revoked_at is not None or not hmac.compare_digest(token.digest, digest):
         return None
     return Principal(Role(token.role), token.id, token.name)
+
+
+def devices_by_key_digest(session: Session, digests: Iterable[str]) -> dict[str, str]:
+    """The device each of these device-key digests belongs to, for keys not revoked (one query)."""
+    rows = session.execute(
+        select(DeviceKey.digest, DeviceKey.device_id).where(
+            DeviceKey.digest.in_(sorted(set(digests))), DeviceKey.revoked_at.is_(None)
+        )
+    )
+    return {str(digest): str(device_id) for digest, device_id in rows}

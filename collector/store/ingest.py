@@ -1,14 +1,23 @@
-"""Ingestion of one report, in one transaction: idempotent, and placed by observed time.
+"""Ingestion of reports, many in one transaction: idempotent, in order per device, placed by observed time.
+
+`ingest_reports` writes a batch of authenticated reports with a handful of set-based statements
+for the whole batch instead of about eight per report: lock the batch's devices (in id order, so
+two batches never deadlock), look up its report ids, read the latest run of every pair it
+touches, then write every extension, transition and receipt in one statement each.
 
 The common case is a report newer than everything known for its device: each pair's latest run
 is extended (`last_seen`) or followed by a new run (a transition). A report older than a pair's
 latest confirmation takes the slow path: that pair's runs are loaded, the pure
 `merge_observation` places the observation, and the pair's rows are rewritten.
+
+A device's reports are applied in the order they arrived. Several reports of one device in a
+batch go in rounds (the first of each device, then the second, ...), each round reading what the
+previous one wrote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -26,6 +35,17 @@ from fleetward.wire import Report
 
 _NON_COMPLIANT = (Status.FAIL.value, Status.ERROR.value)
 _RUNS = cast(Table, StatusRun.__table__)  # Core statements: executemany without ORM bookkeeping
+_DEVICES = cast(Table, Device.__table__)
+_RECEIPTS = cast(Table, IngestedReport.__table__)
+_EVENTS = cast(Table, AgentEventRow.__table__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One report to ingest, from a device already authenticated as `device_id`."""
+
+    device_id: str
+    report: Report
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,9 @@ class IngestOutcome:
     duplicate: bool
     transitions: int
     registered: frozenset[tuple[str, str]] = frozenset()
+
+
+Ingested = IngestOutcome | Forbidden  # a report id already ingested from another device is refused
 
 
 def ingest_report(
@@ -44,54 +67,150 @@ def ingest_report(
     validity: timedelta,
     registry: PolicyRegistry,
 ) -> IngestOutcome:
-    report_id = str(report.report_id)
-    # Serialise a device's reports (PostgreSQL row lock; SQLite holds the write lock already).
-    last_report_at = session.execute(
-        select(Device.last_report_at).where(Device.id == device_id).with_for_update()
-    ).scalar_one()
-    known = session.execute(
-        select(IngestedReport.device_id).where(IngestedReport.report_id == report_id)
-    ).scalar_one_or_none()
-    if known is not None:
-        if known != device_id:
-            raise Forbidden(
+    """One report in the caller's transaction (a batch of one)."""
+    (outcome,) = ingest_reports(
+        session, [Incoming(device_id, report)], received_at=received_at, validity=validity, registry=registry
+    )
+    if isinstance(outcome, Forbidden):
+        raise outcome
+    return outcome
+
+
+def ingest_reports(
+    session: Session,
+    incoming: Sequence[Incoming],
+    *,
+    received_at: datetime,
+    validity: timedelta,
+    registry: PolicyRegistry,
+) -> list[Ingested]:
+    """Ingest a batch in the caller's transaction; one outcome per report, in the order given."""
+    if not incoming:
+        return []
+    last_report_at = _lock_devices(session, {item.device_id for item in incoming})
+    owners = _report_owners(session, {str(item.report.report_id) for item in incoming})
+
+    outcomes: list[Ingested | None] = [None] * len(incoming)
+    fresh: list[tuple[int, Incoming]] = []
+    for index, item in enumerate(incoming):
+        report_id = str(item.report.report_id)
+        owner = owners.get(report_id)
+        if owner is None:
+            owners[report_id] = item.device_id  # a second copy later in this batch is a duplicate
+            fresh.append((index, item))
+        elif owner == item.device_id:
+            outcomes[index] = IngestOutcome(duplicate=True, transitions=0)
+        else:
+            outcomes[index] = Forbidden(
                 "this report id was ingested from another device; a device can only write its own reports",
                 detail={"report_id": report_id},
             )
-        return IngestOutcome(duplicate=True, transitions=0)
 
-    observed_at = report.observed_at
-    versions = {(r.policy_id, r.policy_version) for r in report.results}
-    versions.update(report.policy_versions.items())
-    registered = registry.ensure(session, versions, received_at)
+    versions: set[tuple[str, str]] = set()
+    for _, item in fresh:
+        versions.update((r.policy_id, r.policy_version) for r in item.report.results)
+        versions.update(item.report.policy_versions.items())
+    registered = frozenset(registry.ensure(session, versions, received_at))
 
-    transitions = late = 0
-    latest = _latest_runs(session, device_id, [r.policy_id for r in report.results])
-    batch = _Batch()
-    for result in report.results:
-        obs = Observation(
-            at=observed_at,
-            status=result.status,
-            policy_version=result.policy_version,
-            evidence=tuple(result.evidence),
-            error=result.error,
+    rows = _Rows()
+    for round_ in _rounds(fresh):
+        latest = _latest_runs(session, {item.device_id for _, item in round_})
+        for index, item in round_:
+            transitions, late = _plan(session, rows, item, latest, validity)
+            rows.receipt(item, transitions, late, received_at)
+            outcomes[index] = IngestOutcome(duplicate=False, transitions=transitions, registered=registered)
+        rows.write_runs(session)
+    for _, item in fresh:
+        seen = last_report_at.get(item.device_id)
+        if seen is None or item.report.observed_at >= seen:
+            last_report_at[item.device_id] = item.report.observed_at
+            rows.device(item)
+    rows.write_reports(session)
+    return [cast(Ingested, outcome) for outcome in outcomes]
+
+
+def _lock_devices(session: Session, device_ids: Iterable[str]) -> dict[str, datetime | None]:
+    """Lock the batch's devices, in id order, and read when each last reported.
+
+    The row locks serialise a device's reports across processes (PostgreSQL); SQLite holds the
+    write lock already. One order for every batch means two batches can never deadlock.
+    """
+    rows = session.execute(
+        select(_DEVICES.c.id, _DEVICES.c.last_report_at)
+        .where(_DEVICES.c.id.in_(sorted(device_ids)))
+        .order_by(_DEVICES.c.id)
+        .with_for_update()
+    )
+    return {str(device_id): at for device_id, at in rows}
+
+
+def _report_owners(session: Session, report_ids: Iterable[str]) -> dict[str, str]:
+    """Which of these report ids are already stored, and from which device."""
+    rows = session.execute(
+        select(_RECEIPTS.c.report_id, _RECEIPTS.c.device_id).where(
+            _RECEIPTS.c.report_id.in_(sorted(report_ids))
         )
-        current = latest.get(result.policy_id)
-        if current is None or observed_at > current["last_seen"]:
-            transitions += _append(batch, device_id, result.policy_id, current, obs, report_id, validity)
-        else:
-            late += 1
-            transitions += _place_out_of_order(session, device_id, result.policy_id, obs, report_id, validity)
-    batch.flush(session)
+    )
+    return {str(report_id): str(device_id) for report_id, device_id in rows}
 
-    session.execute(
-        insert(IngestedReport),
-        [
+
+def _rounds(fresh: Sequence[tuple[int, Incoming]]) -> list[list[tuple[int, Incoming]]]:
+    """The first report of each device, then the second, ...: each round sees the one before."""
+    rounds: list[list[tuple[int, Incoming]]] = []
+    depth: dict[str, int] = {}
+    for index, item in fresh:
+        n = depth.get(item.device_id, 0)
+        depth[item.device_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append((index, item))
+    return rounds
+
+
+_LATEST_COLUMNS = (
+    _RUNS.c.id,
+    _RUNS.c.device_id,
+    _RUNS.c.policy_id,
+    _RUNS.c.status,
+    _RUNS.c.policy_version,
+    _RUNS.c.since,
+    _RUNS.c.last_seen,
+    _RUNS.c.failing_since,
+    _RUNS.c.evidence,
+    _RUNS.c.error,
+)
+
+
+def _latest_runs(session: Session, device_ids: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The latest run of every pair of these devices, by (device id, policy id)."""
+    rows = session.execute(
+        select(*_LATEST_COLUMNS).where(
+            _RUNS.c.device_id.in_(sorted(device_ids)), _RUNS.c.next_since.is_(None)
+        )
+    ).mappings()
+    return {(row["device_id"], row["policy_id"]): dict(row) for row in rows}
+
+
+@dataclass
+class _Rows:
+    """What a batch writes: run changes per round, receipts, events and device rows at the end."""
+
+    extended: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[dict[str, Any]] = field(default_factory=list)
+    started: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def receipt(self, item: Incoming, transitions: int, late: int, received_at: datetime) -> None:
+        report = item.report
+        report_id = str(report.report_id)
+        self.receipts.append(
             {
                 "report_id": report_id,
-                "device_id": device_id,
+                "device_id": item.device_id,
                 "kind": report.kind.value,
-                "observed_at": observed_at,
+                "observed_at": report.observed_at,
                 "received_at": received_at,
                 "agent_version": report.agent_version,
                 "bundle_version": report.bundle_version,
@@ -99,80 +218,32 @@ def ingest_report(
                 "transitions": transitions,
                 "late_results": late,
             }
-        ],
-    )
-    if report.events:
-        session.execute(
-            insert(AgentEventRow),
-            [
-                {
-                    "device_id": device_id,
-                    "report_id": report_id,
-                    "kind": e.kind.value,
-                    "at": e.at,
-                    "message": e.message,
-                }
-                for e in report.events
-            ],
         )
-    if last_report_at is None or observed_at >= last_report_at:
-        session.execute(
-            update(Device)
-            .where(Device.id == device_id)
-            .values(last_report_at=observed_at, agent_version=report.agent_version)
-            .execution_options(synchronize_session=False)
+        self.events.extend(
+            {
+                "device_id": item.device_id,
+                "report_id": report_id,
+                "kind": e.kind.value,
+                "at": e.at,
+                "message": e.message,
+                "detail": None,
+            }
+            for e in report.events
         )
-    return IngestOutcome(duplicate=False, transitions=transitions, registered=frozenset(registered))
 
+    def device(self, item: Incoming) -> None:
+        """The device's newest report so far: it sets `last_report_at` and the agent version."""
+        self.devices[item.device_id] = {
+            "device": item.device_id,
+            "new_last_report_at": item.report.observed_at,
+            "new_agent_version": item.report.agent_version,
+        }
 
-def _latest_runs(session: Session, device_id: str, policy_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    if not policy_ids:
-        return {}
-    rows = session.execute(
-        select(
-            StatusRun.id,
-            StatusRun.policy_id,
-            StatusRun.status,
-            StatusRun.policy_version,
-            StatusRun.since,
-            StatusRun.last_seen,
-            StatusRun.failing_since,
-            StatusRun.evidence,
-            StatusRun.error,
-        ).where(
-            StatusRun.device_id == device_id,
-            StatusRun.next_since.is_(None),
-            StatusRun.policy_id.in_(set(policy_ids)),
-        )
-    ).mappings()
-    return {row["policy_id"]: dict(row) for row in rows}
-
-
-def _as_run(row: dict[str, Any]) -> Run:
-    return Run(
-        status=Status(row["status"]),
-        policy_version=row["policy_version"],
-        since=row["since"],
-        last_seen=row["last_seen"],
-        evidence=tuple(row["evidence"] or ()),
-        error=row["error"],
-    )
-
-
-@dataclass
-class _Batch:
-    """The fast path's writes, sent as three executemany statements instead of one per result."""
-
-    extended: list[dict[str, Any]] = field(default_factory=list)
-    closed: list[dict[str, Any]] = field(default_factory=list)
-    started: list[dict[str, Any]] = field(default_factory=list)
-
-    def flush(self, session: Session) -> None:
-        table = _RUNS
+    def write_runs(self, session: Session) -> None:
         if self.extended:
             session.execute(
-                update(table)
-                .where(table.c.id == bindparam("run_id"))
+                update(_RUNS)
+                .where(_RUNS.c.id == bindparam("run_id"))
                 .values(
                     last_seen=bindparam("new_last_seen"),
                     evidence=bindparam("new_evidence"),
@@ -183,17 +254,81 @@ class _Batch:
             )
         if self.closed:
             session.execute(
-                update(table)
-                .where(table.c.id == bindparam("run_id"))
+                update(_RUNS)
+                .where(_RUNS.c.id == bindparam("run_id"))
                 .values(next_since=bindparam("new_next_since")),
                 self.closed,
             )
         if self.started:
-            session.execute(insert(table), self.started)
+            session.execute(insert(_RUNS), self.started)
+        self.extended, self.closed, self.started = [], [], []
+
+    def write_reports(self, session: Session) -> None:
+        if self.receipts:
+            session.execute(insert(_RECEIPTS), self.receipts)
+        if self.events:
+            session.execute(insert(_EVENTS), self.events)
+        if self.devices:
+            session.execute(
+                update(_DEVICES)
+                .where(_DEVICES.c.id == bindparam("device"))
+                .values(
+                    last_report_at=bindparam("new_last_report_at"),
+                    agent_version=bindparam("new_agent_version"),
+                ),
+                list(self.devices.values()),
+            )
+
+
+def _plan(
+    session: Session,
+    rows: _Rows,
+    item: Incoming,
+    latest: dict[tuple[str, str], dict[str, Any]],
+    validity: timedelta,
+) -> tuple[int, int]:
+    """Turn one report's results into run changes; returns how many transitions it records and
+    how many results were late (observed before what was already known of their pair).
+
+    In-order results become rows of `rows` (written once per round); a result older than its
+    pair's latest confirmation is placed at once by the slow path.
+    """
+    report = item.report
+    report_id = str(report.report_id)
+    observed_at = report.observed_at
+    transitions = late = 0
+    for result in report.results:
+        obs = Observation(
+            at=observed_at,
+            status=result.status,
+            policy_version=result.policy_version,
+            evidence=tuple(result.evidence),
+            error=result.error,
+        )
+        current = latest.get((item.device_id, result.policy_id))
+        if current is None or observed_at > current["last_seen"]:
+            transitions += _append(rows, item.device_id, result.policy_id, current, obs, report_id, validity)
+        else:
+            late += 1
+            transitions += _place_out_of_order(
+                session, item.device_id, result.policy_id, obs, report_id, validity
+            )
+    return transitions, late
+
+
+def _as_run(row: Any) -> Run:
+    return Run(
+        status=Status(row["status"]),
+        policy_version=row["policy_version"],
+        since=row["since"],
+        last_seen=row["last_seen"],
+        evidence=tuple(row["evidence"] or ()),
+        error=row["error"],
+    )
 
 
 def _append(
-    batch: _Batch,
+    rows: _Rows,
     device_id: str,
     policy_id: str,
     current: dict[str, Any] | None,
@@ -205,12 +340,12 @@ def _append(
     if current is None:
         run = Run.start(obs)
         failing = run.since if run.status.value in _NON_COMPLIANT else None
-        batch.started.append(_row(device_id, policy_id, run, failing, report_id, report_id, None))
+        rows.started.append(_row(device_id, policy_id, run, failing, report_id, report_id, None))
         return 1
     merge = merge_observation([_as_run(current)], obs, validity)
     if len(merge.runs) == 1:
         extended = merge.runs[0]
-        batch.extended.append(
+        rows.extended.append(
             {
                 "run_id": current["id"],
                 "new_last_seen": extended.last_seen,
@@ -223,45 +358,32 @@ def _append(
     new = merge.runs[1]
     previous_failing = current["failing_since"]
     failing = (previous_failing or new.since) if new.status.value in _NON_COMPLIANT else None
-    batch.closed.append({"run_id": current["id"], "new_next_since": new.since})
-    batch.started.append(_row(device_id, policy_id, new, failing, report_id, report_id, None))
+    rows.closed.append({"run_id": current["id"], "new_next_since": new.since})
+    rows.started.append(_row(device_id, policy_id, new, failing, report_id, report_id, None))
     return 1
 
 
 def _place_out_of_order(
     session: Session, device_id: str, policy_id: str, obs: Observation, report_id: str, validity: timedelta
 ) -> int:
-    rows = session.execute(
-        select(StatusRun)
-        .where(StatusRun.device_id == device_id, StatusRun.policy_id == policy_id)
-        .order_by(StatusRun.since)
-    ).scalars()
-    existing = list(rows)
-    runs = [
-        Run(
-            status=Status(r.status),
-            policy_version=r.policy_version,
-            since=r.since,
-            last_seen=r.last_seen,
-            evidence=tuple(r.evidence or ()),
-            error=r.error,
-        )
-        for r in existing
-    ]
-    merge = merge_observation(runs, obs, validity)
+    pair = (_RUNS.c.device_id == device_id, _RUNS.c.policy_id == policy_id)
+    existing = list(
+        session.execute(
+            select(*_LATEST_COLUMNS, _RUNS.c.report_id, _RUNS.c.last_report_id)
+            .where(*pair)
+            .order_by(_RUNS.c.since)
+        ).mappings()
+    )
+    merge = merge_observation([_as_run(r) for r in existing], obs, validity)
     if not merge.changed:
         return 0
     # Which report each instant came from, so rewritten runs keep their provenance.
     reports: dict[datetime, str | None] = {}
     for r in existing:
-        reports.setdefault(r.since, r.report_id)
-        reports.setdefault(r.last_seen, r.last_report_id)
+        reports.setdefault(r["since"], r["report_id"])
+        reports.setdefault(r["last_seen"], r["last_report_id"])
     reports.setdefault(obs.at, report_id)
-    for r in existing:
-        session.expunge(r)
-    session.execute(
-        delete(StatusRun).where(StatusRun.device_id == device_id, StatusRun.policy_id == policy_id)
-    )
+    session.execute(delete(_RUNS).where(*pair))
     starts = failing_starts(merge.runs)
     nexts: list[datetime | None] = [run.since for run in merge.runs[1:]] + [None]
     session.execute(

@@ -66,6 +66,12 @@ class CollectorProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"the collector did not become ready: {self._log.read_text()[-2000:]}")
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush; what was committed is all that is left."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=20)
+
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
