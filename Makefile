@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --no-sync
 DEMO_OUT ?= demo-out
 
-.PHONY: demo plan collector-image test check lint typecheck format bench sync-dev clean
+.PHONY: demo plan collector-image test check lint typecheck format bench sync-dev package clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -38,6 +38,11 @@ test: sync-dev
 	-@sh scripts/ensure-chromium.sh
 	$(RUN) python -m pytest
 
+## The laptop package: dist/fleetward-agent_<version>_amd64.deb, the agent frozen with its own Python
+## (PyInstaller) plus the systemd unit, a default config and maintainer scripts. Needs dpkg-deb (Debian).
+package: sync-dev
+	$(RUN) python packaging/debian/build_deb.py
+
 lint: sync-dev
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
@@ -55,4 +60,4 @@ bench: sync-dev
 	$(RUN) python -m bench
 
 clean:
-	rm -rf $(TOOLS) .venv .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) test-artifacts
+	rm -rf $(TOOLS) .venv .mypy_cache .ruff_cache .pytest_cache $(DEMO_OUT) test-artifacts build dist

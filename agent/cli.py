@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    import threading
     from datetime import datetime
 
     from agent.settings import AgentSettings
     from fleetward.policy.catalogue import Catalogue
+    from fleetward.policy.model import Policy
     from fleetward.policy.verdict import Result
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+EVIDENCE_SHOWN = 5  # rows per non-pass in the table output; JSON has them all
 
 app = typer.Typer(
     name="fleetward-agent",
@@ -49,6 +52,26 @@ ConfigOption = Annotated[
     typer.Option("--config", help="Config file to read instead of FLEETWARD_CONFIG_FILE or the OS default."),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from fleetward import __version__
+
+        typer.echo(f"fleetward-agent {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the agent's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """The fleetward laptop agent: evaluates compliance policies with osquery and reports drift."""
 
 
 def _fail(message: str) -> typer.Exit:
@@ -97,15 +120,19 @@ def check(
     """
     from datetime import UTC, datetime
 
+    from agent.compose import load_agent_catalogue
+
     with _explained_errors():
         settings = _settings(config)
-        catalogue, results = _evaluate_once(settings, osquery_socket, policies, device)
+        catalogue = load_agent_catalogue(settings, policies)
+        results = _evaluate_once(settings, catalogue, osquery_socket, device)
+    by_id = {p.id: p for p in catalogue.policies}
     if output is Format.json:
         import json
 
-        typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
+        typer.echo(json.dumps([_result_data(r, by_id[r.policy_id]) for r in results], indent=2))
     else:
-        _print_results(results)
+        _print_results(results, by_id)
     _print_baselines(catalogue, results, datetime.now(UTC), to_stderr=output is Format.json)
     raise typer.Exit(_exit_status(results))
 
@@ -128,14 +155,23 @@ def _print_baselines(catalogue: Catalogue, results: list[Result], at: datetime, 
             typer.echo(f"warning: {row.freshness.message}", err=True)
 
 
+def _result_data(result: Result, policy: Policy) -> dict[str, Any]:
+    from agent.explain import explain
+
+    data = result.model_dump(mode="json")
+    failed = result.status.value in {"fail", "error"}
+    data["explanation"] = explain(policy, result)
+    data["remediation"] = policy.remediation if failed else None
+    return data
+
+
 def _evaluate_once(
-    settings: AgentSettings, sockets: list[str] | None, policies: Path | None, device: Path | None
-) -> tuple[Catalogue, list[Result]]:
-    from agent.compose import load_agent_catalogue, runner_factory
+    settings: AgentSettings, catalogue: Catalogue, sockets: list[str] | None, device: Path | None
+) -> list[Result]:
+    from agent.compose import runner_factory
     from agent.evaluation import Evaluator, RunnerFactory
     from fleetward.clock import SystemClock
 
-    catalogue = load_agent_catalogue(settings, policies)
     if device is None:
         make_runner: RunnerFactory = runner_factory(settings, sockets)
     else:
@@ -149,7 +185,7 @@ def _evaluate_once(
         deadline_seconds=settings.evaluation_deadline_seconds,
         practice=settings.practice,
     )
-    return catalogue, evaluator.evaluate().results
+    return evaluator.evaluate().results
 
 
 def _exit_status(results: list[Result]) -> int:
@@ -159,83 +195,101 @@ def _exit_status(results: list[Result]) -> int:
     return EXIT_FAIL if "fail" in statuses else EXIT_OK
 
 
-def _print_results(results: list[Result]) -> None:
+def _print_results(results: list[Result], policies: dict[str, Policy]) -> None:
+    """A table of every verdict, then for each fail and error: why, what osquery returned, what to do."""
     from rich.console import Console
     from rich.table import Table
 
     colours = {"pass": "green", "fail": "red", "error": "magenta", "not_applicable": "dim"}
-    table = Table("policy", "status", "detail")
+    table = Table("policy", "status", "title")
     for r in results:
-        detail = r.error or (f"{len(r.evidence)} evidence rows" if r.evidence else "")
-        table.add_row(r.policy_id, f"[{colours[r.status.value]}]{r.status.value}[/]", detail)
-    Console().print(table)
+        table.add_row(
+            r.policy_id, f"[{colours[r.status.value]}]{r.status.value}[/]", policies[r.policy_id].title
+        )
+    Console(highlight=False).print(table)
+    for r in results:
+        if r.status.value in {"fail", "error"}:
+            typer.echo("\n" + _explained(r, policies[r.policy_id]))
+
+
+def _explained(result: Result, policy: Policy) -> str:
+    """One non-pass in plain lines: why (known causes in words), osquery's error, evidence, what to do."""
+    data = _result_data(result, policy)
+    lines = [f"{result.policy_id}: {result.status.value} ({policy.title})"]
+    if data["explanation"]:
+        lines.append(f"  why: {data['explanation']}")
+    if result.error:
+        lines.append(f"  error: {result.error}")
+    for row in result.evidence[:EVIDENCE_SHOWN]:
+        lines.append("  evidence: " + ", ".join(f"{k}={v!r}" for k, v in row.items()))
+    hidden = len(result.evidence) - EVIDENCE_SHOWN
+    if hidden > 0 or result.evidence_truncated:
+        lines.append(f"  evidence: ... {max(hidden, 0)} more rows (`--format json` shows them)")
+    if not result.evidence:
+        lines.append("  evidence: osquery returned no rows")
+    lines.append(f"  remediation: {' '.join(policy.remediation.split())}")
+    return "\n".join(lines)
 
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """Run the service loop: evaluate on a schedule, report drift, deliver the outbox. Stops on SIGTERM."""
-    import logging
+    """Run the service loop: evaluate on a schedule, report drift, deliver the outbox. Stops on SIGTERM.
 
-    from agent.compose import build_agent
-    from agent.scheduler import AgentLoop, Timings, stop_on_signals
+    Logs to the journal under systemd, to log_file (macOS default /Library/Logs/fleetward/agent.log),
+    else to stderr.
+    """
+    import threading
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("thrift").setLevel(logging.CRITICAL)  # it logs every refused connect; we say it once
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from agent.scheduler import stop_on_signals
+
+    stop = threading.Event()
+    stop_on_signals(stop)
     with _explained_errors():
-        settings = _settings(config)
-        agent = build_agent(settings)
-    stop_on_signals(agent.stop)
+        serve(_settings(config), stop=stop)
+
+
+def serve(settings: AgentSettings, *, stop: threading.Event, windows_service: bool = False) -> None:
+    """The service loop until `stop` is set (by SIGTERM, or the Windows service control manager)."""
+    from agent.compose import build_agent
+    from agent.logs import configure_logging
+    from agent.scheduler import AgentLoop, Timings
+
+    configure_logging(log_file=settings.log_file, windows_service=windows_service)
+    agent = build_agent(settings, stop=stop)
     try:
-        AgentLoop(agent.service, Timings.from_settings(settings), stop=agent.stop).run()
+        AgentLoop(agent.service, Timings.from_settings(settings), stop=stop).run()
     finally:
         agent.close()
 
 
+@app.command(hidden=True)
+def service() -> None:
+    """Windows only: run as the `fleetward-agent` service (the MSI installs this command line)."""
+    import sys
+
+    if sys.platform != "win32":
+        raise _fail("`service` runs the agent under the Windows service control manager; use `run` here")
+    from agent.windows_service import dispatch
+
+    dispatch()
+
+
 @app.command()
 def status(output: FormatOption = Format.table, config: ConfigOption = None) -> None:
-    """Last evaluation, outbox depth, last delivery, enrollment state and any compaction or dead letters."""
-    from agent.enroll import CredentialsFile
-    from agent.outbox import Outbox
-    from agent.status import read_status
-    from agent.store import Database
-    from fleetward.clock import SystemClock
+    """Version, active policy bundle, last evaluation and delivery, outbox depth and dead letters.
+
+    Only reads: the state database is opened read-only and never created.
+    """
+    from agent.status import status_of
 
     with _explained_errors():
-        settings = _settings(config)
-        credentials = CredentialsFile(settings.state_dir).load()
-        db = Database.in_state_dir(settings.state_dir)
-        try:
-            outbox = Outbox(
-                db,
-                max_entries=settings.outbox_max_entries,
-                max_bytes=settings.outbox_max_bytes,
-                clock=SystemClock(),
-            )
-            current = read_status(
-                db,
-                outbox,
-                device_id=credentials.device_id if credentials else None,
-                collector_url=settings.collector_url,
-            )
-        finally:
-            db.close()
+        current = status_of(_settings(config))
     if output is Format.json:
         import json
 
         typer.echo(json.dumps(current.as_dict(), indent=2))
         return
-    for name, value in current.as_dict().items():
-        if name == "baselines":
-            continue
-        typer.echo(f"{name.replace('_', ' ')}: {'-' if value is None else value}")
-    for row in current.baselines:
-        typer.echo(
-            f"baseline {row.get('baseline')}: refreshed {row.get('refreshed')}, newest floor "
-            f"{row.get('newest_floor') or 'none'}: {row.get('state')}"
-        )
-        if row.get("state") in ("due", "stale"):
-            typer.echo(f"  {row.get('message')}")
+    typer.echo(current.as_text())
 
 
 @app.command()

@@ -5,7 +5,9 @@
   transitions leave immediately;
 - flush every `flush_every` (the uploader's own backoff decides whether it actually sends);
 - the heartbeat snapshot is decided inside the evaluate step by the injected clock;
-- before each evaluation, one conditional GET for a newer signed policy bundle (agent.bundle_updates).
+- before each evaluation, one conditional GET for a newer signed policy bundle (agent.bundle_updates);
+- if the first evaluation finds no osqueryd (the laptop is booting and osqueryd starts after the agent),
+  it is tried again after 5, 10, 15 and 30 s, so within a minute, then at the normal interval.
 
 SIGTERM/SIGINT set the stop event: the current step finishes (an evaluation in progress stops between
 queries and records nothing), the loop exits, the database is closed cleanly. `sleep` is injected
@@ -29,6 +31,7 @@ from agent.settings import AgentSettings
 
 log = logging.getLogger("fleetward.agent")
 MAX_NAP_SECONDS = 5.0
+STARTUP_RETRY_SECONDS = (5, 10, 15, 30)  # all within a minute of start
 
 
 class Steps(Protocol):
@@ -75,7 +78,9 @@ class AgentLoop:
         latest = every + _whole_seconds(self._timings.jitter, minimum=0)
         scheduler.every(every).to(latest).seconds.do(self._evaluate_then_flush)
         scheduler.every(_whole_seconds(self._timings.flush_every)).seconds.do(self._flush)
-        self._evaluate_then_flush()  # at start: the laptop may have been off for days
+        first = self._evaluate_then_flush()  # at start: the laptop may have been off for days
+        if _failed(first):
+            self._retry_soon(scheduler, STARTUP_RETRY_SECONDS)
         while not self._stop.is_set():
             scheduler.run_pending()
             if self._stop.is_set():
@@ -84,21 +89,41 @@ class AgentLoop:
             self._sleep(min(MAX_NAP_SECONDS, max(0.0, idle if idle is not None else MAX_NAP_SECONDS)))
         log.info("stopped after %d evaluations", self.cycles)
 
-    def _evaluate_then_flush(self) -> None:
+    def _evaluate_then_flush(self) -> object:
         if self._stop.is_set():
-            return
+            return None
         self._steps.bundle_step()  # a newer signed bundle, if any, is used by this evaluation
         try:
-            self._steps.evaluate_step()
+            outcome = self._steps.evaluate_step()
         except EvaluationInterrupted:
-            return
+            return None
         self.cycles += 1
         if not self._stop.is_set():
             self._steps.flush_step(force=True)
+        return outcome
+
+    def _retry_soon(self, scheduler: schedule.Scheduler, delays: tuple[int, ...]) -> None:
+        """One-shot evaluations after each delay in turn, until one works; the interval job goes on."""
+        if not delays or self._stop.is_set():
+            return
+        delay, rest = delays[0], delays[1:]
+
+        def attempt() -> type[schedule.CancelJob]:
+            if _failed(self._evaluate_then_flush()):
+                self._retry_soon(scheduler, rest)
+            return schedule.CancelJob
+
+        log.info("osquery did not answer at start; trying again in %d s", delay)
+        scheduler.every(delay).seconds.do(attempt)
 
     def _flush(self) -> None:
         if not self._stop.is_set():
             self._steps.flush_step()
+
+
+def _failed(outcome: object) -> bool:
+    # AgentService.evaluate_step returns a StepOutcome whose `problem` says why nothing was evaluated.
+    return getattr(outcome, "problem", None) is not None
 
 
 def _whole_seconds(delta: timedelta, minimum: int = 1) -> int:

@@ -3,12 +3,18 @@
 Precedence, highest first (see `AgentSettings.settings_customise_sources`):
 1. values given in code or on the command line (`--osquery-socket`, ...);
 2. environment variables `FLEETWARD_<NAME>` (lists as JSON or comma-separated);
-3. the config file, TOML (or YAML if it ends in .yaml/.yml): FLEETWARD_CONFIG_FILE, or the OS convention
+3. on macOS, the managed preferences an MDM configuration profile installs for the domain
+   io.fleetward.agent (/Library/Managed Preferences/io.fleetward.agent.plist,
+   packaging/macos/io.fleetward.agent.mobileconfig);
+4. the config file, TOML (or YAML if it ends in .yaml/.yml): FLEETWARD_CONFIG_FILE, or the OS convention
    Linux /etc/fleetward/agent.toml, macOS /Library/Application Support/fleetward/agent.toml,
    Windows %ProgramData%\\fleetward\\agent.toml;
-4. defaults, some per OS.
+5. defaults, some per OS.
 
-Secrets are `SecretStr`: they print as `**********` everywhere, including `config show`.
+Secrets are `SecretStr`: they print as `**********` everywhere, including `config show`, and no
+error message ever quotes one. `load_settings` is the one way every command gets its settings, so all
+of them refuse the same things: a bad value, a malformed enroll secret, an untrusted key that is not
+an Ed25519 public key, and on POSIX a config file others can write or a secret file others can read.
 docs/reference/agent-settings.md is generated from this model (`agent.settings_doc`).
 """
 
@@ -34,7 +40,10 @@ from pydantic_settings import (
 from agent.errors import SettingsError
 
 ENV_PREFIX = "FLEETWARD_"
+# What the collector accepts (fleetward.wire.EnrollRequest.enroll_secret).
+SECRET_MIN, SECRET_MAX = 8, 200
 CONFIG_FILE_ENV = "FLEETWARD_CONFIG_FILE"
+MANAGED_PREFERENCES = Path("/Library/Managed Preferences/io.fleetward.agent.plist")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -58,6 +67,11 @@ def default_state_dir(platform: str | None = None) -> Path:
     if platform == "darwin":
         return Path("/Library/Application Support/fleetward/state")
     return Path("/var/lib/fleetward")
+
+
+def default_log_file(platform: str | None = None) -> Path | None:
+    """macOS has no journal for a plain daemon: a rotating file in /Library/Logs (Console.app shows it)."""
+    return Path("/Library/Logs/fleetward/agent.log") if (platform or sys.platform) == "darwin" else None
 
 
 def default_osquery_sockets(platform: str | None = None) -> list[str]:
@@ -164,6 +178,12 @@ class AgentSettings(BaseSettings):
         "`/var/lib/fleetward` (Linux), `/Library/Application Support/fleetward/state` (macOS), "
         "`%ProgramData%\\fleetward\\state` (Windows).",
     )
+    log_file: Path | None = Field(
+        default_factory=default_log_file,
+        description="The service loop also logs to this file, rotated at 5 MiB with 3 old files kept. "
+        "Default: `/Library/Logs/fleetward/agent.log` on macOS; none elsewhere (Linux: the journal, "
+        "Windows: the Application event log).",
+    )
     policies_dir: Path | None = Field(
         default=None,
         description="Evaluate the policies in this directory instead of the catalogue installed with the "
@@ -184,6 +204,16 @@ class AgentSettings(BaseSettings):
     @classmethod
     def _lists_from_text(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("enroll_secret")
+    @classmethod
+    def _secret_is_well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        problem = secret_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("collector_url")
     @classmethod
@@ -224,7 +254,11 @@ class AgentSettings(BaseSettings):
             CONFIG_FILE_ENV
         )
         path = Path(explicit) if explicit else default_config_file()
-        return (init_settings, env_settings, _config_file_source(settings_cls, path, explicit=bool(explicit)))
+        managed: tuple[PydanticBaseSettingsSource, ...] = ()
+        if sys.platform == "darwin":
+            managed = (ManagedPreferencesSource(settings_cls, MANAGED_PREFERENCES),)
+        file = _config_file_source(settings_cls, path, explicit=bool(explicit))
+        return (init_settings, env_settings, *managed, file)
 
     def enroll_secret_value(self) -> str | None:
         """The enroll secret from the setting or its file (read now, so MDM can rotate the file)."""
@@ -233,11 +267,65 @@ class AgentSettings(BaseSettings):
         if self.enroll_secret_file is None:
             return None
         try:
-            return self.enroll_secret_file.read_text("utf-8").strip() or None
-        except OSError as exc:
+            secret = self.enroll_secret_file.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
             raise SettingsError(
-                f"cannot read enroll_secret_file {self.enroll_secret_file}: {exc.strerror or exc}"
-            ) from exc
+                f"cannot read enroll_secret_file {self.enroll_secret_file}: {reason or exc}"
+            ) from None
+        if not secret:
+            return None
+        problem = secret_problem(secret)
+        if problem:
+            raise SettingsError(
+                f"the enroll secret in enroll_secret_file {self.enroll_secret_file} {problem}"
+            )
+        return secret
+
+
+def secret_problem(secret: str) -> str | None:
+    """What is wrong with an enroll secret, in words that never include it; None when it may be sent."""
+    if len(secret) < SECRET_MIN or len(secret) > SECRET_MAX:
+        return (
+            f"is {len(secret)} characters long; an enroll secret has {SECRET_MIN} to {SECRET_MAX} (copy it "
+            "again from the platform team; the value is not shown)"
+        )
+    if not all("!" <= ch <= "~" for ch in secret):
+        return (
+            "contains a space, a line break or a non-ASCII character, often a copy-and-paste slip (copy it "
+            "again from the platform team; the value is not shown)"
+        )
+    return None
+
+
+class ManagedPreferencesSource(PydanticBaseSettingsSource):
+    """macOS managed preferences: the keys of the profile's io.fleetward.agent payload, by setting name."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self.values = read_managed_preferences(path)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def read_managed_preferences(path: Path) -> dict[str, Any]:
+    import plistlib
+
+    try:
+        data = plistlib.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, plistlib.InvalidFileException, ValueError) as exc:
+        raise SettingsError(
+            f"the managed preferences {path} (from the MDM profile) cannot be read: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"the managed preferences {path} are not a dictionary of settings")
+    return {key: value for key, value in data.items() if not str(key).startswith("Payload")}
 
 
 def config_file_path(given: str | Path | None = None) -> tuple[Path, bool]:
@@ -267,25 +355,36 @@ def _config_file_source(
 
 
 def load_settings(**overrides: Any) -> AgentSettings:
-    """Build the settings once; any problem is a SettingsError naming the setting and where it came from."""
+    """Build the settings once; any problem is a SettingsError naming the setting and where it came from.
+
+    Every command calls this, so all of them validate the same way, files included.
+    """
     try:
-        return AgentSettings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = AgentSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from exc
+        raise SettingsError(_describe(exc)) from None  # the pydantic error quotes the input
+    from agent.settings_checks import check_files, check_trusted_keys
+
+    check_files(settings)
+    check_trusted_keys(settings)
+    return settings
 
 
 def _describe(exc: ValidationError) -> str:
+    if len(exc.errors()) == 1:
+        return "the agent's settings are not valid: " + _describe_one(exc.errors()[0])
     lines = ["the agent's settings are not valid:"]
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "settings"
-        where = (
-            f" (environment {ENV_PREFIX}{field.upper()} or `{field}` in the config file)"
-            if error["loc"]
-            else ""
-        )
-        message = str(error["msg"]).removeprefix("Value error, ")
-        lines.append(f"  {field}{where}: {message}")
+    lines += [f"  {_describe_one(error)}" for error in exc.errors()]
     return "\n".join(lines)
+
+
+def _describe_one(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "settings"
+    where = (
+        f" (environment {ENV_PREFIX}{field.upper()} or `{field}` in the config file)" if error["loc"] else ""
+    )
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{field}{where}: {message}"
 
 
 def masked(settings: AgentSettings) -> dict[str, object]:

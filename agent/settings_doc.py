@@ -21,16 +21,23 @@ The laptop agent reads its settings once at start-up, from (highest precedence f
 
 1. command-line options (`fleetward-agent check --osquery-socket PATH`, ...);
 2. environment variables `{ENV_PREFIX}<NAME>` (list settings take JSON or comma-separated text);
-3. the config file: `{CONFIG_FILE_ENV}`, or by OS convention
+3. on macOS, the managed preferences of an MDM configuration profile for the domain `io.fleetward.agent`
+   (`/Library/Managed Preferences/io.fleetward.agent.plist`; keys are the setting names below; see
+   `packaging/macos/io.fleetward.agent.mobileconfig`);
+4. the config file: `{CONFIG_FILE_ENV}`, or by OS convention
    - Linux `/etc/fleetward/agent.toml`
    - macOS `/Library/Application Support/fleetward/agent.toml`
    - Windows `%ProgramData%\\fleetward\\agent.toml`
 
    TOML, or YAML when the name ends in `.yaml`/`.yml`; keys are the setting names below;
-4. the defaults below.
+5. the defaults below.
 
-`fleetward-agent config show` prints the effective settings with secrets masked. An unknown key or a bad
-value stops the agent with a message naming the setting, its environment variable and the file.
+`fleetward-agent config show` prints the effective settings with secrets masked. Every command validates
+the same way: an unknown key or a bad value stops it with a message naming the setting, its environment
+variable and the file; so do an enroll secret that is not 8 to 200 printable characters without spaces
+(the message never shows it), a `trusted_bundle_keys` entry that is not an Ed25519 public key, and on
+Linux and macOS a config file other users can write or an enroll secret file other users can read (the
+message says `chmod 600 <file>`).
 
 Example `agent.toml`:
 

@@ -84,6 +84,27 @@ class Database:
         self._depth = 0
 
     @classmethod
+    def read_only(cls, path: Path) -> Database:
+        """Open an existing database to read it (`status`): never created, migrated or written.
+
+        SQLite's `mode=ro` URI; a WAL database stays readable while the service writes to it.
+        """
+        self = cls.__new__(cls)
+        self.path = path
+        try:
+            self._conn = sqlite3.connect(
+                f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("SELECT COUNT(*) FROM meta").fetchone()
+        except sqlite3.Error as exc:
+            raise StateError(
+                f"cannot read the agent's database {path}: {exc}; run `status` as the agent's user (root)"
+            ) from None
+        self._lock = threading.RLock()
+        self._depth = 0
+        return self
+
+    @classmethod
     def in_state_dir(cls, state_dir: Path) -> Database:
         ensure_private_dir(state_dir)
         return cls(state_dir / DATABASE_NAME)
@@ -128,6 +149,14 @@ class Database:
 
     def _migrate(self) -> None:
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(_SCHEMA):
+            # A rollback past a schema change: never write into a layout this version does not know.
+            self._conn.close()
+            raise StateError(
+                f"the agent's database {self.path} was written by a newer agent (schema {version}; this "
+                f"agent knows up to {len(_SCHEMA)}): install the newer agent again, or move the file aside "
+                "to start afresh (its undelivered reports are then lost)"
+            )
         for number, script in enumerate(_SCHEMA[version:], start=version + 1):
             self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -126,6 +126,10 @@ def test_run_evaluates_at_once_and_stops_cleanly_on_sigterm(
     assert shown["outbox_depth"] == 1  # the first snapshot, waiting: no collector configured
     assert shown["enrolled"] is False
     assert shown["last_evaluation"]["platform"] == "windows"
+    text = agent("status", env=env).stdout
+    assert "baseline windows: refreshed " in text
+    assert "{" not in text  # plain words, no Python reprs
+    assert "[" not in text
 
 
 def test_importing_the_entry_point_loads_no_server_or_infra_modules() -> None:
@@ -143,3 +147,94 @@ def test_importing_the_entry_point_loads_no_server_or_infra_modules() -> None:
         "infra",
     }
     assert not heavy & {name.split(".")[0] for name in loaded}
+
+
+def test_version_names_the_agent_and_its_release(env: dict[str, str]) -> None:
+    from fleetward import __version__
+
+    done = agent("--version", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"fleetward-agent {__version__}"
+
+
+def test_status_is_read_only_and_says_what_it_knows_before_the_first_run(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from fleetward import __version__
+
+    shown = agent("status", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert not (tmp_path / "state").exists()  # neither the state directory nor the database was created
+    lines = dict(line.split(": ", 1) for line in shown.stdout.splitlines())
+    assert lines["agent version"] == __version__
+    assert lines["active bundle"].startswith("the catalogue installed with the agent (digest ")
+    assert lines["state database"].endswith("(not created yet: the service has not run)")
+    assert lines["outbox depth"] == "0"
+    assert "{" not in shown.stdout  # plain words, no Python dict reprs
+    data = json.loads(agent("status", "--format", "json", env=env).stdout)
+    assert data["agent_version"] == __version__
+    assert {"active_bundle", "last_delivery", "outbox_depth", "dead_letters"} <= data.keys()
+
+
+def test_status_opens_an_existing_database_without_changing_it(env: dict[str, str], tmp_path: Path) -> None:
+    from agent.outbox import Outbox
+    from agent.store import Database
+    from fleetward.clock import SystemClock
+    from fleetward.wire import EventKind
+
+    db = Database.in_state_dir(tmp_path / "state")
+    outbox = Outbox(db, max_entries=10, max_bytes=1 << 20, clock=SystemClock())
+    outbox.record_event(EventKind.OSQUERY_UNAVAILABLE, "at boot")
+    db.close()
+    before = (tmp_path / "state" / "agent.db").read_bytes()
+    shown = agent("status", "--format", "json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["state_database"] == str(tmp_path / "state" / "agent.db")
+    assert (tmp_path / "state" / "agent.db").read_bytes() == before
+
+
+def test_check_explains_each_non_pass_with_evidence_error_and_remediation(env: dict[str, str]) -> None:
+    done = agent("check", "--device", str(DEVICES / "ubuntu-2404-osquery-not-root.yaml"), env=env)
+    assert done.returncode == 2, done.stderr
+    section = done.stdout.split("encryption-linux-root-luks: error", 1)[1].split("\n\n", 1)[0]
+    assert "why: osqueryd is not running as root" in section
+    assert "run it as root (systemd unit osqueryd.service" in section
+    assert "error: row 0:" in section
+    assert "evidence: path='/'" in section
+    assert "remediation: Encryption is chosen at install time" in section
+    as_json = agent(
+        "check", "--device", str(DEVICES / "macos-15-filevault-off.yaml"), "--format", "json", env=env
+    )
+    failed = [r for r in json.loads(as_json.stdout) if r["status"] == "fail"]
+    assert failed
+    assert all(r["remediation"] and r["evidence"] for r in failed)
+    passed = [r for r in json.loads(as_json.stdout) if r["status"] == "pass"]
+    assert all(r["remediation"] is None and r["explanation"] is None for r in passed)
+
+
+def test_osqueryd_absent_at_start_is_tried_again_within_a_minute(env: dict[str, str]) -> None:
+    socket = short_socket_path()
+    run_env = {**env, "FLEETWARD_OSQUERY_SOCKETS": str(socket)}
+    proc = subprocess.Popen([*AGENT, "run"], env=run_env, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stderr is not None
+    seen: list[str] = []
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if "trying again in 5 s" in line:
+                break
+        # osqueryd comes up after the agent, as at boot; the agent must not wait its 60-minute interval.
+        with RecordedOsqueryd(load_device(DEVICES / "ubuntu-2404-compliant.yaml"), socket):
+            for line in proc.stderr:
+                seen.append(line)
+                if "evaluated" in line:
+                    break
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(seen)
+    before, after = text.split("trying again in 5 s", 1)
+    assert "cannot reach osquery" in before
+    assert "evaluated" in after

@@ -174,7 +174,14 @@ def test_status_keeps_each_baseline_provenance_of_the_last_evaluation(laptop: La
     from agent.status import read_status
 
     laptop.agent.service.evaluate_step()
-    current = read_status(laptop.agent.db, laptop.agent.outbox, device_id=None, collector_url=None)
+    current = read_status(
+        laptop.agent.db,
+        version="test",
+        device_id=None,
+        collector_url=None,
+        active_bundle="the catalogue installed with the agent",
+        database_path=str(laptop.agent.db.path),
+    )
     [windows] = current.baselines
     assert windows["baseline"] == "windows"
     assert windows["state"] == "fresh"

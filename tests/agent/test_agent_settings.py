@@ -129,6 +129,7 @@ def test_secrets_are_masked_in_dumps_and_repr(monkeypatch: pytest.MonkeyPatch) -
 def test_enroll_secret_can_come_from_a_file(tmp_path: Path) -> None:
     secret = tmp_path / "enroll-secret"
     secret.write_text("from-mdm-file-123\n")
+    secret.chmod(0o600)  # the agent refuses a secret file others can read
     assert load_settings(enroll_secret_file=secret).enroll_secret_value() == "from-mdm-file-123"
 
 
