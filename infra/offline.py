@@ -10,6 +10,7 @@ an obvious stand-in so the program can run; the stand-in never leaves this proce
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ def run_offline(
             return response
 
     monitor = RecordingMonitor(FabricatingMocks())
+    _ensure_event_loop()
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), secret_keys)
     settings.SETTINGS.rpc_manager.clear()
@@ -164,6 +166,15 @@ def run_offline(
 
     _sync_await(run_pulumi_func(main))
     return record
+
+
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime works on the thread's current event loop; an `asyncio.run` earlier in the
+    same process (a test, an embedding tool) leaves the main thread without one."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def _computed_outputs(type_token: str, name: str, resource_id: str) -> dict[str, Any]:
