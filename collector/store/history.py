@@ -8,6 +8,7 @@ surrogates is cleaned here (`clean_text`), so one old row cannot make every repo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -97,28 +98,11 @@ def _load(
             Run(statuses[row[2]], row[3], row[4], row[5], evidence, error)
         )
 
-    waiver_query = select(Waiver).order_by(Waiver.granted_at, Waiver.id)
-    if wanted is not None:
-        waiver_query = waiver_query.where(Waiver.policy_id.in_(wanted))
-    waivers = tuple(as_record(w) for w in session.scalars(waiver_query))
-
-    data = catalogue if catalogue is not None else load_shipped_catalogue()
-    controls: dict[str, dict[str, str]] = {fid: dict(c) for fid, c in data.controls.items()}
-    for policy in policy_records:
-        for framework, control_ids in policy.frameworks.items():
-            for control in control_ids:
-                controls.setdefault(framework, {}).setdefault(control, control)
-    titles = dict(data.framework_titles)
-    return FleetHistory(
+    frame = _frame(session, policy_records, wanted, validity, catalogue)
+    return replace(
+        frame,
         devices=devices,
-        policies=policy_records,
         runs={key: tuple(value) for key, value in runs.items()},
-        waivers=waivers,
-        validity=validity,
-        controls=controls,
-        framework_titles=titles,
-        bundles=bundle_records(session),
-        baselines=baselines_in_force(session),
         late_reports=tuple(
             LateReport(
                 device_id=r.device_id,
@@ -132,6 +116,44 @@ def _load(
                 .order_by(IngestedReport.received_at, IngestedReport.report_id)
             )
         ),
+    )
+
+
+def load_frame(session: Session, *, validity: timedelta = DEFAULT_VALIDITY) -> FleetHistory:
+    """The history without devices, runs or late reports: policies, waivers, controls, bundles
+    and baselines, what the dashboard needs beside the SQL aggregates (small whatever the fleet)."""
+    policies = tuple(_policy_record(p) for p in session.scalars(select(Policy).order_by(Policy.id)))
+    return _frame(session, policies, None, validity, None)
+
+
+def _frame(
+    session: Session,
+    policy_records: tuple[PolicyRecord, ...],
+    wanted: set[str] | None,
+    validity: timedelta,
+    catalogue: CatalogueData | None,
+) -> FleetHistory:
+    waiver_query = select(Waiver).order_by(Waiver.granted_at, Waiver.id)
+    if wanted is not None:
+        waiver_query = waiver_query.where(Waiver.policy_id.in_(wanted))
+    waivers = tuple(as_record(w) for w in session.scalars(waiver_query))
+
+    data = catalogue if catalogue is not None else load_shipped_catalogue()
+    controls: dict[str, dict[str, str]] = {fid: dict(c) for fid, c in data.controls.items()}
+    for policy in policy_records:
+        for framework, control_ids in policy.frameworks.items():
+            for control in control_ids:
+                controls.setdefault(framework, {}).setdefault(control, control)
+    return FleetHistory(
+        devices=(),
+        policies=policy_records,
+        runs={},
+        waivers=waivers,
+        validity=validity,
+        controls=controls,
+        framework_titles=dict(data.framework_titles),
+        bundles=bundle_records(session),
+        baselines=baselines_in_force(session),
     )
 
 
