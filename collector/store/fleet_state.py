@@ -348,19 +348,25 @@ def fleet_pairs(
     after: tuple[str, str, str] | None = None,
     limit: int = 100,
     with_evidence: bool = False,
+    before: tuple[str, str, str] | None = None,
 ) -> list[PairStateRow]:
-    """One page of pairs at `at`, ordered by (hostname, device id, policy id), after a cursor."""
+    """One page of pairs at `at`, ordered by (hostname, device id, policy id), after a cursor
+    (or the page that ends just before `before`, for a link back)."""
     flt = flt or StateFilter()
     _tune(session)
     states = pair_states(session, at, validity=validity, flt=flt).subquery()
     columns = [c for c in states.c if with_evidence or c.name not in ("evidence", "error")]
-    query = select(*columns).order_by(states.c.hostname, states.c.device_id, states.c.policy_id).limit(limit)
+    order = [states.c.hostname, states.c.device_id, states.c.policy_id]
+    query = select(*columns).order_by(*(c.desc() for c in order) if before else order).limit(limit)
     if status is not None:
         query = query.where(states.c.status == literal(status, String()))
     if after is not None:
-        query = query.where(
-            tuple_(states.c.hostname, states.c.device_id, states.c.policy_id) > tuple_(*after)
-        )
+        query = query.where(tuple_(*order) > tuple_(*after))
+    if before is not None:
+        query = query.where(tuple_(*order) < tuple_(*before))
+    rows = list(session.execute(query))
+    if before is not None:
+        rows.reverse()
     return [
         PairStateRow(
             device_id=row[0],
@@ -377,5 +383,5 @@ def fleet_pairs(
             evidence=tuple(row[11] or ()) if with_evidence else (),
             error=row[12] if with_evidence else None,
         )
-        for row in session.execute(query)
+        for row in rows
     ]

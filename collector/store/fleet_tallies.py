@@ -148,8 +148,10 @@ def device_page(
     worst: AuditStatus | None = None,
     after: tuple[str, str] | None = None,
     limit: int = 50,
+    before: tuple[str, str] | None = None,
 ) -> list[DeviceRow]:
-    """Devices at `at` ordered by (hostname, device id) after a cursor, with their worst status.
+    """Devices at `at` ordered by (hostname, device id) after a cursor (or the page ending just
+    before `before`), with their worst status.
 
     Without a status to match, only the page's devices are derived (the device table is paged
     first); with one, every device's pairs are, since the worst status is known only then.
@@ -159,10 +161,11 @@ def device_page(
     ids = None
     if worst is None:
         # Page the device table first; a device without pairs at `at` is skipped, so read ahead.
+        keys = (Device.hostname, Device.id)
         page = (
             select(Device.id)
             .where(Device.enrolled_at <= _instant(at))
-            .order_by(Device.hostname, Device.id)
+            .order_by(*(k.desc() for k in keys) if before else keys)
             .limit(limit * 2 + 10)
         )
         if flt.platform is not None:
@@ -170,12 +173,15 @@ def device_page(
         if flt.practice is not None:
             page = page.where(Device.practice == flt.practice)
         if after is not None:
-            page = page.where(tuple_(Device.hostname, Device.id) > tuple_(*after))
+            page = page.where(tuple_(*keys) > tuple_(*after))
+        if before is not None:
+            page = page.where(tuple_(*keys) < tuple_(*before))
         ids = [row[0] for row in session.execute(page)]
         if not ids:
             return []
     per_device = _per_device(session, at, validity, flt, (), ids)
     rank = _worst_rank(per_device)
+    order = [per_device.c.hostname, per_device.c.device_id]
     query = (
         select(
             per_device.c.device_id,
@@ -186,14 +192,17 @@ def device_page(
             rank,
             _stale(per_device, at, validity),
         )
-        .order_by(per_device.c.hostname, per_device.c.device_id)
+        .order_by(*(c.desc() for c in order) if before else order)
         .limit(limit)
     )
     if after is not None:
-        query = query.where(tuple_(per_device.c.hostname, per_device.c.device_id) > tuple_(*after))
+        query = query.where(tuple_(*order) > tuple_(*after))
+    if before is not None:
+        query = query.where(tuple_(*order) < tuple_(*before))
     if worst is not None:
         query = query.where(rank == SEVERITY_ORDER.index(worst))
-    return [_device_row(row) for row in session.execute(query)]
+    rows = [_device_row(row) for row in session.execute(query)]
+    return rows[::-1] if before is not None else rows
 
 
 def _device_row(row: Any) -> DeviceRow:
