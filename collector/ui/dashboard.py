@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from collector.domain.fleet import FleetHistory
 from collector.reports.baselines import baseline_views
 from collector.reports.build import _rate, _scope, _waivers
-from collector.reports.controls import control_definitions
+from collector.reports.controls import ControlDefinition, control_definitions
 from collector.reports.model import (
     BaselineView,
     ControlRollup,
@@ -39,7 +39,7 @@ from collector.reports.model import (
 from collector.reports.timeline import trend_samples
 from collector.store.breaches import breaches
 from collector.store.fleet_state import practice_counts
-from collector.store.fleet_tallies import device_tallies
+from collector.store.fleet_tallies import GroupTally, device_tallies
 from collector.store.history import load_frame
 from collector.store.models import Device, IngestedReport
 from collector.store.rollups import data_version, trend_counts
@@ -175,7 +175,9 @@ def build_dashboard(
     )
 
 
-def _platforms(tallies: list, by_platform: dict[str, Counter[AuditStatus]]) -> list[PlatformRollup]:
+def _platforms(
+    tallies: list[GroupTally], by_platform: dict[str, Counter[AuditStatus]]
+) -> list[PlatformRollup]:
     devices: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for t in tallies:
         devices[t.platform][0] += t.compliant_devices
@@ -192,7 +194,7 @@ def _platforms(tallies: list, by_platform: dict[str, Counter[AuditStatus]]) -> l
 
 
 def _practices(
-    tallies: list,
+    tallies: list[GroupTally],
     by_practice: dict[str | None, Counter[AuditStatus]],
     breached: dict[str | None, list[bool]],
 ) -> list[PracticeRow]:
@@ -216,7 +218,9 @@ def _practices(
     ]
 
 
-def _controls(frame: FleetHistory, definitions: list, tallies: list) -> list[ControlRollup]:
+def _controls(
+    frame: FleetHistory, definitions: list[ControlDefinition], tallies: list[GroupTally]
+) -> list[ControlRollup]:
     platforms_of = {p.id: {platform.value for platform in p.platforms} for p in frame.policies}
     rollups = []
     for index, d in enumerate(definitions):

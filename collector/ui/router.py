@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -25,6 +25,7 @@ from collector.api.deps import AppContext, Context
 from collector.domain.runs import Run
 from collector.domain.state import AuditStatus, active_waiver, worst
 from collector.reports.api import generate
+from collector.reports.model import PolicyView
 from collector.reports.sources import describe_database
 from collector.reports.timeline import trend_samples
 from collector.store.breaches import Breach, breaches
@@ -321,9 +322,11 @@ def _charts(report: Dashboard) -> dict[str, Any]:
 
     from collector.reports.render import charts
 
+    rows = cast("list[PolicyView]", report.policies)  # the chart reads id and status counts only
+    policies = charts.inline_svg(charts.policy_chart(rows, "svg"), "policies-")
     return {
         "trend": Markup(charts.inline_svg(charts.trend_chart(report.trend, "svg"), "trend-")),  # noqa: S704
-        "policies": Markup(charts.inline_svg(charts.policy_chart(report.policies, "svg"), "policies-")),  # noqa: S704
+        "policies": Markup(policies),  # noqa: S704
     }
 
 
@@ -375,7 +378,7 @@ def _hostnames(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     query = select(Device.id, Device.hostname).where(Device.id.in_(sorted(ids)))
-    return {device_id: hostname for device_id, hostname in session.execute(query)}
+    return dict(session.execute(query).tuples().all())
 
 
 @router.get("/frameworks/{framework_id}")
