@@ -116,7 +116,6 @@ def measure(name: str, repeats: int) -> dict[str, object]:
     url = _url(name)
     db = Database.from_url(url)
     now = datetime.now(UTC)
-    rollup_s = _rollup(db, now)
     with db.write() as session:
         token = create_api_token(
             session, Hasher(), name="bench", role=Role.AUDITOR, now=now, created_by="bench"
@@ -137,15 +136,6 @@ def measure(name: str, repeats: int) -> dict[str, object]:
             s, AT, validity=DEFAULT_VALIDITY, flt=StateFilter(device_id=device_id)
         ),
     }
-    sql: dict[str, float] = {}
-    for label, run in aggregates.items():
-        times = []
-        for _ in range(repeats):
-            with db.read() as session:
-                times.append(_timed(lambda: run(session)))  # noqa: B023
-        sql[label] = statistics.median(times)
-    db.dispose()
-
     port = _free_port()
     env = {**os.environ, "FLEETWARD_DATABASE_URL": url, "FLEETWARD_PORT": str(port)}
     log = Path(f"/tmp/{name}-dashboard.log").open("w")  # noqa: SIM115 - lives as long as the server
@@ -176,6 +166,17 @@ def measure(name: str, repeats: int) -> dict[str, object]:
                     break
                 except httpx.TransportError:
                     time.sleep(0.2)
+            # The server registers the shipped catalogue when it starts (a policy change, which
+            # invalidates rollups), so the scheduled job's run is simulated after that.
+            rollup_s = _rollup(db, datetime.now(UTC))
+            sql: dict[str, float] = {}
+            for label, run in aggregates.items():
+                times = []
+                for _ in range(repeats):
+                    with db.read() as session:
+                        times.append(_timed(lambda: run(session)))  # noqa: B023
+                sql[label] = statistics.median(times)
+            db.dispose()
             csrf = client.get("/ui/sign-in").cookies["fleetward_ui_csrf"]
             signed = client.post("/ui/sign-in", data={"token": token, "csrf": csrf})
             assert signed.status_code in (200, 303), signed.text[:300]

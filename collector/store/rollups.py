@@ -259,6 +259,12 @@ def _not_yet_reported(
     and that were first reported after `first` and by `at`. The report holds them (reported by its
     instant) and, before their first report, finds no run: stale. `practice_counts` at an earlier
     sample leaves them out (not applicable and not reported then)."""
+    applying = set(session.execute(select(PolicyPlatform.policy_id, PolicyPlatform.platform)).tuples())
+    platforms = [p for (p,) in session.execute(select(Device.platform).distinct())]
+    policies = [p for (p,) in session.execute(select(Policy.id))]
+    lacking = sorted({pid for pid in policies for platform in platforms if (pid, platform) not in applying})
+    if not lacking:
+        return []  # every policy applies to every platform in the fleet: no such pairs
     first_since = func.min(StatusRun.since)
     query = (
         select(Device.enrolled_at, first_since)
@@ -268,7 +274,7 @@ def _not_yet_reported(
             PolicyPlatform,
             (PolicyPlatform.policy_id == StatusRun.policy_id) & (PolicyPlatform.platform == Device.platform),
         )
-        .where(PolicyPlatform.policy_id.is_(None), Device.enrolled_at <= at)
+        .where(StatusRun.policy_id.in_(lacking), PolicyPlatform.policy_id.is_(None), Device.enrolled_at <= at)
         .group_by(StatusRun.device_id, StatusRun.policy_id, Device.enrolled_at)
         .having(first_since > first, first_since <= at)
     )

@@ -38,7 +38,7 @@ from collector.reports.model import (
 )
 from collector.reports.timeline import trend_samples
 from collector.store.breaches import breaches
-from collector.store.fleet_state import practice_counts
+from collector.store.fleet_state import fleet_counts
 from collector.store.fleet_tallies import GroupTally, device_tallies
 from collector.store.history import load_frame
 from collector.store.models import Device, IngestedReport
@@ -112,16 +112,18 @@ def build_dashboard(
     at = scope.at
     policies = sorted(frame.policies, key=lambda p: p.id)
     definitions = control_definitions(frame, policies, None).definitions
-    counts = practice_counts(session, at, validity=validity)
+    # Pairs by policy from the runs in force; by platform and practice from the device tallies
+    # (the same pairs, summed per device inside the database).
     by_policy: dict[str, Counter[AuditStatus]] = defaultdict(Counter)
-    by_platform: dict[str, Counter[AuditStatus]] = defaultdict(Counter)
-    by_practice: dict[str | None, Counter[AuditStatus]] = defaultdict(Counter)
-    for (policy_id, platform, practice, status), n in counts.items():
+    for (policy_id, _, status), n in fleet_counts(session, at, validity=validity).items():
         by_policy[policy_id][AuditStatus(status)] += n
-        by_platform[platform][AuditStatus(status)] += n
-        by_practice[practice][AuditStatus(status)] += n
     overall: Counter[AuditStatus] = sum(by_policy.values(), Counter())
     tallies = device_tallies(session, at, validity=validity, policy_sets=[d.policy_ids for d in definitions])
+    by_platform: dict[str, Counter[AuditStatus]] = defaultdict(Counter)
+    by_practice: dict[str | None, Counter[AuditStatus]] = defaultdict(Counter)
+    for t in tallies:
+        by_platform[t.platform].update(t.status_counts)
+        by_practice[t.practice].update(t.status_counts)
     samples = trend_samples(scope.trend_start, at)
     found = breaches(session, [instant for _, instant in samples], validity=validity)
     breached: dict[str | None, list[bool]] = defaultdict(list)
