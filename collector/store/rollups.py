@@ -230,10 +230,12 @@ def trend_counts(
     validity: timedelta,
     now: datetime,
     flt: RollupFilter | None = None,
+    at_instant: Counter[AuditStatus] | None = None,
 ) -> list[Counter[AuditStatus]]:
     """Pairs by status at each trend sample, as the report's trend counts them: closed days from
     the rollups, any other sample (the report instant) live, and the pairs the report holds at
-    its instant that did not exist yet at a sample counted there as stale (see below)."""
+    its instant that did not exist yet at a sample counted there as stale (see below).
+    `at_instant`: the counts at the last sample when the caller has them already."""
     if not samples:
         return []
     flt = flt or RollupFilter()

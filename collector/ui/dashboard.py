@@ -133,7 +133,9 @@ def build_dashboard(
     trend = [
         TrendPoint(day=day.date(), at=instant, pairs=_rate(_full(c)), status_counts=_full(c))
         for (day, instant), c in zip(
-            samples, trend_counts(session, samples, validity=validity, now=now), strict=True
+            samples,
+            trend_counts(session, samples, validity=validity, now=now, at_instant=overall),
+            strict=True,
         )
     ]
     waivers = _waivers(frame, policies, scope, {})
