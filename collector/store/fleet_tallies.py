@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from collector.store.fleet_state import StateFilter, _instant, _tune, pair_states
+from collector.store.fleet_state import StateFilter, _instant, _tune, page_plan, pair_states
 from collector.store.models import Device
 from fleetward.status import SEVERITY_ORDER, AuditStatus
 
@@ -201,7 +201,11 @@ def device_page(
         query = query.where(tuple_(*order) < tuple_(*before))
     if worst is not None:
         query = query.where(rank == SEVERITY_ORDER.index(worst))
-    rows = [_device_row(row) for row in session.execute(query)]
+    if ids is None:
+        rows = [_device_row(row) for row in session.execute(query)]
+    else:
+        with page_plan(session):
+            rows = [_device_row(row) for row in session.execute(query)]
     return rows[::-1] if before is not None else rows
 
 
