@@ -56,9 +56,8 @@ def fingerprint(session: Session) -> str:
     versions), their platforms, and waivers (granted, revoked, expiry). Cheap: aggregates of
     small tables."""
     parts = [
-        session.execute(
-            select(func.count(), func.max(Policy.updated_at), func.sum(Policy.grace_seconds))
-        ).one(),
+        # Content, not `updated_at`: the collector re-registers its catalogue at every start.
+        tuple(session.execute(select(Policy.id, Policy.version, Policy.grace_seconds).order_by(Policy.id))),
         session.execute(select(func.count()).select_from(PolicyPlatform)).one(),
         session.execute(
             select(
