@@ -67,6 +67,11 @@ class Scope(_Frozen):
     )
     framework: str | None = Field(description="Only policies mapped to this framework; null for all.")
     validity: timedelta = Field(description="A pair with no report for longer than this is stale.")
+    known_at: datetime | None = Field(
+        None,
+        description="The knowledge instant: the report shows only what the collector had received by "
+        "then (its clock), so `fleetward report --as-known-at` with this instant reproduces it exactly.",
+    )
 
 
 class Summary(_Frozen):

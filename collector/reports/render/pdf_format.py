@@ -151,6 +151,10 @@ def _front(doc: _Document, report: ComplianceReport) -> None:
     meta = [("Status at", _when(scope.at))]
     if scope.kind == "period":
         meta.append(("Period", f"{_when(scope.period_start)} to {_when(scope.at)}"))
+    if scope.known_at is not None:
+        meta.append(
+            ("As known at", f"{_when(scope.known_at)} (only what the collector had received by then)")
+        )
     meta += [
         ("Trend from", _when(scope.trend_start)),
         ("Framework", scope.framework or "all frameworks"),
