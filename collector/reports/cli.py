@@ -90,7 +90,7 @@ def report(
         typer.Option(
             "--as-known-at",
             help="Build the report from only what the collector had received by this instant (its "
-            "knowledge instant, in the report's scope): the report issued then, byte for byte. "
+            "knowledge instant, stated in the report): the report issued then, byte for byte. "
             "--at and --generated-at default to it.",
         ),
     ] = None,
