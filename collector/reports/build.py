@@ -92,7 +92,10 @@ def build_report(
         source=source,
         scope=scope,
         summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)).model_copy(
-            update={"late_observations": sum(v.late_results for v in late)}
+            update={
+                "late_observations": sum(v.late_results for v in late),
+                "waivers_expiring_soon": sum(w.expiring_soon for w in waivers),
+            }
         ),
         policies=[tally.policy_view(p) for p in policies],
         platforms=tally.platform_rollups(),
@@ -408,9 +411,13 @@ def _waivers(
                 state=state,
                 ended_in_window=scope.trend_start < ended <= scope.at,
                 pairs_waived=waived.get(waiver.id, 0),
+                expiring_soon=state == "active" and waiver.expires_at - scope.at <= EXPIRING_SOON,
             )
         )
     return sorted(views, key=lambda w: (w.expires_at, w.id))
+
+
+EXPIRING_SOON = timedelta(days=14)  # an auditor's notice: two weeks to renew or remediate
 
 
 def _bundles(history: FleetHistory, at: datetime) -> list[BundleView]:

@@ -184,7 +184,7 @@ def _front(doc: _Document, report: ComplianceReport) -> None:
             ],
             ["Devices", str(summary.devices)],
             ["Stale devices", str(summary.stale_devices)],
-            ["Active waivers", str(summary.active_waivers)],
+            ["Active waivers", f"{summary.active_waivers} ({summary.waivers_expiring_soon} expiring soon)"],
             *[[f"Pairs {s.value}", str(summary.status_counts[s])] for s in AuditStatus],
         ],
         (80, 106),
@@ -386,7 +386,9 @@ def _findings(doc: _Document, report: ComplianceReport) -> None:
             w.justification,
             w.owner,
             _when(w.expires_at),
-            w.state + (", ended in window" if w.ended_in_window else ""),
+            w.state
+            + (", ended in window" if w.ended_in_window else "")
+            + (", expiring soon" if w.expiring_soon else ""),
         ]
         for w in report.waivers
     ]
