@@ -49,7 +49,11 @@ def deliveries(draw: st.DrawFn) -> list[tuple[datetime, Incoming]]:
             delay = timedelta(hours=draw(st.sampled_from([0, 0, 2, 24 * 3, 24 * 20])))
             skew = timedelta(hours=draw(st.sampled_from([0, 0, 0, -3, 2, -24 * 40])))  # wrong clocks
             snapshot = draw(st.booleans())
-            chosen = POLICIES if snapshot else draw(st.lists(st.sampled_from(POLICIES), min_size=1, unique_by=lambda p: p.id))
+            chosen = (
+                POLICIES
+                if snapshot
+                else draw(st.lists(st.sampled_from(POLICIES), min_size=1, unique_by=lambda p: p.id))
+            )
             results = [
                 Result(
                     policy_id=p.id,
