@@ -10,6 +10,10 @@ is extended (`last_seen`) or followed by a new run (a transition). A report olde
 latest confirmation takes the slow path: that pair's runs are loaded, the pure
 `merge_observation` places the observation, and the pair's rows are rewritten.
 
+Knowledge time (docs/data-model.md): a placement keeps the pair's rows as they were in
+`run_revisions` first; the fast path adds a revision only for a confirmation that replaces a run's
+evidence or error or comes in a transition report, so the common batch writes nothing more.
+
 A device's reports are applied in the order they arrived. Several reports of one device in a
 batch go in rounds (the first of each device, then the second, ...), each round reading what the
 previous one wrote.
@@ -220,7 +224,7 @@ class _Rows:
     extended: list[dict[str, Any]] = field(default_factory=list)
     closed: list[dict[str, Any]] = field(default_factory=list)
     started: list[dict[str, Any]] = field(default_factory=list)
-    revisions: list[dict[str, Any]] = field(default_factory=list)  # rare: see `_confirmation_revision`
+    revisions: list[dict[str, Any]] = field(default_factory=list)  # rare: see `_confirmation_hides_knowledge`
     receipts: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
