@@ -163,3 +163,48 @@ def test_known_at_equals_a_database_that_received_only_that(
     # Known now is simply everything.
     assert _picture(load_history(final.engine, known_at=times[-1])) == _picture(load_history(final.engine))
     final.dispose()
+
+
+def test_in_order_snapshots_write_no_revisions_and_a_placement_keeps_the_pair(database_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from collector.store.models import RunRevision
+
+    db = Database.from_url(database_url)
+    with db.write() as session:
+        session.add(
+            Device(id="dev-a", hardware_uuid="HW-a", hostname="a", platform="windows", enrolled_at=START)
+        )
+    policy = POLICIES[0]
+
+    def report(kind: ReportKind, hours: int, status: Status, evidence: str = "1") -> Incoming:
+        result = Result(
+            policy_id=policy.id, policy_version=policy.version, status=status, evidence=[{"row": evidence}]
+        )
+        return Incoming(
+            "dev-a",
+            Report(
+                report_id=uuid.uuid4(),
+                kind=kind,
+                observed_at=START + timedelta(hours=hours),
+                agent_version="1.0",
+                results=[result],
+            ),
+        )
+
+    def revisions() -> list[str]:
+        with db.read() as session:
+            return list(session.scalars(select(RunRevision.kind).order_by(RunRevision.id)))
+
+    sent = [(START + timedelta(hours=h), report(ReportKind.SNAPSHOT, h, Status.PASS)) for h in (1, 2, 3)]
+    _ingest(db, sent)
+    assert revisions() == []  # the hot path: last_seen is rebuilt from the snapshot receipts
+    _ingest(db, [(START + timedelta(hours=4), report(ReportKind.SNAPSHOT, 4, Status.PASS, evidence="2"))])
+    assert revisions() == ["confirmed"]  # new evidence: the old is kept
+    _ingest(db, [(START + timedelta(hours=5), report(ReportKind.TRANSITION, 5, Status.PASS, evidence="2"))])
+    assert revisions() == ["confirmed", "confirmed"]  # a transition carries only some results
+    _ingest(db, [(START + timedelta(hours=6), report(ReportKind.SNAPSHOT, 2, Status.FAIL))])  # late
+    assert revisions() == ["confirmed", "confirmed", "placed"]  # the pair's one run, before the split
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(RunRevision)) == 3
+    db.dispose()
