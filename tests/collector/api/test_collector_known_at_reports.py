@@ -94,7 +94,7 @@ def _statuses(report: dict[str, Any]) -> dict[str, str]:
 
 def _days(report: dict[str, Any], device_id: str) -> float:
     [pair] = [p for p in report["pairs"] if p["policy_id"] == POLICY and p["device_id"] == device_id]
-    return round(pair["days_out_of_compliance"], 2)
+    return float(round(pair["days_out_of_compliance"], 2))
 
 
 def _error(fleet: Fleet, **params: str) -> str:
