@@ -3,6 +3,9 @@
     GET /v1/reports/history     the FleetHistory as JSON: `fleetward report --collector URL` builds from it
     GET /v1/reports/{format}    a report (json, csv, html, pdf) at an instant or over a period
 
+Both take `as_known_at`: only what the collector had received by then (a report issued then,
+reproduced exactly; docs/auditors.md "Reproducing a report").
+
 Mounted by `collector.app.create_app`.
 """
 
@@ -26,11 +29,20 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Format = Literal["json", "csv", "html", "pdf"]
 
 
-def load_fleet_history(ctx: AppContext) -> FleetHistory:
+def load_fleet_history(ctx: AppContext, known_at: datetime | None = None) -> FleetHistory:
     from collector.store.history import load_history
 
     with ctx.db.read() as session:
-        return load_history(session, validity=ctx.settings.validity)
+        return load_history(session, validity=ctx.settings.validity, known_at=known_at)
+
+
+def _checked_known_at(ctx: AppContext, known_at: datetime | None) -> datetime | None:
+    from collector.reports.build import check_known_at
+
+    try:
+        return check_known_at(known_at, ctx.clock.now(), "as_known_at")
+    except ReportInputError as exc:
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from exc
 
 
 def generate(
@@ -40,6 +52,7 @@ def generate(
     start: datetime | None,
     end: datetime | None,
     framework: str | None,
+    known_at: datetime | None = None,
 ) -> tuple[bytes, str, str]:
     """(bytes, media type, file name) of a report built from the collector's own store."""
     from collector.reports.build import build_report
@@ -49,16 +62,18 @@ def generate(
 
     if (start is None) != (end is None):
         raise ApiError(422, ErrorCode.INVALID_REQUEST, "give both `from` and `to` for a period report")
-    now = ctx.clock.now()
+    known_at = _checked_known_at(ctx, known_at)
+    now = known_at or ctx.clock.now()  # a report as known at K is the one issued at K
     period = (start, end) if start is not None and end is not None else None
     try:
         report = build_report(
-            load_fleet_history(ctx),
+            load_fleet_history(ctx, known_at),
             at=None if period else (at or now),
             period=period,
             framework=framework,
             generated_at=now,
             source=describe_database(ctx.settings.database_url_value()),
+            known_at=known_at,
         )
         renderer = renderer_for(fmt)
     except ReportInputError as exc:
@@ -105,8 +120,15 @@ def get_report_keys(ctx: Context) -> ReportKeySet:
 
 
 @router.get("/history", summary="The fleet's history, for reports built elsewhere")
-def get_history(ctx: Context, _who: Reader) -> Response:
-    return Response(history_to_json(load_fleet_history(ctx)), media_type="application/json")
+def get_history(
+    ctx: Context,
+    _who: Reader,
+    as_known_at: Annotated[
+        Instant | None, Query(description="Only what the collector had received by this instant")
+    ] = None,
+) -> Response:
+    history = load_fleet_history(ctx, _checked_known_at(ctx, as_known_at))
+    return Response(history_to_json(history), media_type="application/json")
 
 
 _REPORT_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -127,8 +149,15 @@ def get_report(
     start: Annotated[Instant | None, Query(alias="from", description="Period start (ISO 8601)")] = None,
     end: Annotated[Instant | None, Query(alias="to", description="Period end (ISO 8601)")] = None,
     framework: Annotated[str | None, Query(description="Only this framework's policies")] = None,
+    as_known_at: Annotated[
+        Instant | None,
+        Query(
+            description="Build from only what the collector had received by this instant (not in the "
+            "future, not before the report's instant): the report issued then, byte for byte"
+        ),
+    ] = None,
 ) -> Response:
-    data, media_type, filename = generate(ctx, fmt, at, start, end, framework)
+    data, media_type, filename = generate(ctx, fmt, at, start, end, framework, as_known_at)
     return Response(
         data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )

@@ -59,8 +59,17 @@ def build_report(
     generated_at: datetime,
     source: str,
     progress: Progress | None = None,
+    known_at: datetime | None = None,
 ) -> ComplianceReport:
+    """`known_at`: the knowledge instant the report states when the history holds everything
+    (`history.known_at` is None); by default `generated_at`."""
     scope = _scope(history, at, period, framework)
+    explicit = history.known_at or known_at
+    scope = (
+        _known(scope, explicit)
+        if explicit
+        else scope.model_copy(update={"known_at": generated_at.astimezone(UTC)})
+    )
     policies = sorted(
         (p for p in history.policies if framework is None or framework in p.frameworks), key=lambda p: p.id
     )
@@ -83,7 +92,10 @@ def build_report(
         source=source,
         scope=scope,
         summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)).model_copy(
-            update={"late_observations": sum(v.late_results for v in late)}
+            update={
+                "late_observations": sum(v.late_results for v in late),
+                "waivers_expiring_soon": sum(w.expiring_soon for w in waivers),
+            }
         ),
         policies=[tally.policy_view(p) for p in policies],
         platforms=tally.platform_rollups(),
@@ -153,6 +165,18 @@ def _scope(
         validity=history.validity,
         trend_start=instant - TREND_DAYS_FOR_INSTANT * _DAY,
     )
+
+
+def _known(scope: Scope, known_at: datetime) -> Scope:
+    """A report states what it knew: its instant may not be after its knowledge instant."""
+    known = known_at.astimezone(UTC)
+    if scope.at > known:
+        raise ReportInputError(
+            f"the report's instant {scope.at.isoformat()} is after its knowledge instant "
+            f"{known.isoformat()}: nothing received by then can say what held later; give an instant "
+            "(--at, or --to for a period) at or before --as-known-at"
+        )
+    return scope.model_copy(update={"known_at": known})
 
 
 def _counts() -> dict[AuditStatus, int]:
@@ -387,9 +411,13 @@ def _waivers(
                 state=state,
                 ended_in_window=scope.trend_start < ended <= scope.at,
                 pairs_waived=waived.get(waiver.id, 0),
+                expiring_soon=state == "active" and waiver.expires_at - scope.at <= EXPIRING_SOON,
             )
         )
     return sorted(views, key=lambda w: (w.expires_at, w.id))
+
+
+EXPIRING_SOON = timedelta(days=14)  # an auditor's notice: two weeks to renew or remediate
 
 
 def _bundles(history: FleetHistory, at: datetime) -> list[BundleView]:
@@ -401,3 +429,19 @@ def _bundles(history: FleetHistory, at: datetime) -> list[BundleView]:
         )
         for b in published
     ]
+
+
+def check_known_at(known_at: datetime | None, now: datetime, option: str) -> datetime | None:
+    """A knowledge instant must carry an offset and not be in the future (nothing is known yet)."""
+    if known_at is None:
+        return None
+    if known_at.tzinfo is None:
+        raise ReportInputError(
+            f"{option} {known_at.isoformat()} has no UTC offset; write e.g. 2026-12-01T09:00:00Z"
+        )
+    if known_at > now:
+        raise ReportInputError(
+            f"{option} {known_at.isoformat()} is in the future (now {now.isoformat()}): the collector "
+            "cannot know yet what it will receive; give an instant at or before now"
+        )
+    return known_at

@@ -6,7 +6,7 @@ platforms (a fingerprint), so a late observation or a changed waiver recomputes 
 indexed by `received_at`: the rollups' watermark and the dashboard's data version read the newest.
 
 Revision ID: 0006_daily_rollups
-Revises: 0004_enrollment_sessions
+Revises: 0005_run_revisions
 Create Date: 2026-12-07 17:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import collector.store.types
 
 revision = "0006_daily_rollups"
-down_revision = "0004_enrollment_sessions"
+down_revision = "0005_run_revisions"
 branch_labels = None
 depends_on = None
 
