@@ -148,6 +148,7 @@ def build_dashboard(
         breaches=len(found),
         ongoing_breaches=sum(b.ongoing for b in found),
         active_waivers=sum(w.state == "active" for w in waivers),
+        waivers_expiring_soon=sum(w.expiring_soon for w in waivers),
         late_observations=_late_results(session, scope.trend_start, at),
     )
     return Dashboard(

@@ -22,9 +22,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from collector.api.deps import AppContext, Context
+from collector.domain.fleet import FleetHistory, PolicyRecord
 from collector.domain.runs import Run
 from collector.domain.state import AuditStatus, active_waiver, worst
 from collector.reports.api import generate
+from collector.reports.build import _waivers
 from collector.reports.model import PolicyView
 from collector.reports.sources import describe_database
 from collector.reports.timeline import trend_samples
@@ -378,7 +380,7 @@ def _hostnames(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     query = select(Device.id, Device.hostname).where(Device.id.in_(sorted(ids)))
-    return dict(session.execute(query).tuples().all())
+    return {row[0]: row[1] for row in session.execute(query)}
 
 
 @router.get("/frameworks/{framework_id}")
@@ -557,7 +559,15 @@ async def device_view(device_id: str, request: Request, ctx: Context) -> Respons
             last_seen=max(seen) if seen else None,
             pairs=lines,
             titles={p.id: p.title for p in board.policies},
-            waivers={w.id: w for w in waivers},
+            waivers={
+                w.id: w
+                for w in _waivers(
+                    FleetHistory(devices=(), policies=(), runs={}, waivers=tuple(waivers)),
+                    cast("list[PolicyRecord]", board.policies),  # only their ids are read
+                    board.scope,
+                    {},
+                )
+            },
             timeline=device_timeline(runs, now - timedelta(days=90), now),
             frameworks=board.frameworks,
         )
