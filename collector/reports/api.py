@@ -101,7 +101,11 @@ def open_report(
         raise
     at_instant = request.at or end or now
     stamp = at_instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return _closing(first, chunks, stack), renderer.media_type, f"fleetward-compliance-{stamp}.{renderer.extension}"
+    return (
+        _closing(first, chunks, stack),
+        renderer.media_type,
+        f"fleetward-compliance-{stamp}.{renderer.extension}",
+    )
 
 
 def _closing(first: bytes, chunks: Generator[bytes, None, None], stack: ExitStack) -> Iterator[bytes]:

@@ -57,6 +57,7 @@ class ReportRequest:
     key: SigningKey | None = None  # None: unsigned (built outside a collector)
     devices: int = 0  # how many devices the fleet has: decides whether HTML and PDF are bounded
     detail_limit: int = DETAIL_LIMIT
+    on_digest: Callable[[str], object] | None = None  # told the report digest once it is known
 
     def builder(
         self, on_device: Callable[[DeviceView], object], on_pair: Callable[[PairView], object]
@@ -92,8 +93,11 @@ def _walk(builder: ReportBuilder, pages: Iterable[Page]) -> Iterator[None]:
         yield None
 
 
-def _digested(report: ComplianceReport, spooled: Spooled) -> ComplianceReport:
-    return report.model_copy(update={"digest": report_digest(report, spooled)})
+def _digested(request: ReportRequest, report: ComplianceReport, spooled: Spooled | None) -> ComplianceReport:
+    digested = report.model_copy(update={"digest": report_digest(report, spooled)})
+    if request.on_digest is not None:
+        request.on_digest(digested.digest)
+    return digested
 
 
 def _json(request: ReportRequest, pages: Iterable[Page]) -> Chunks:
@@ -102,7 +106,7 @@ def _json(request: ReportRequest, pages: Iterable[Page]) -> Chunks:
         for _ in _walk(builder, pages):
             yield b""
         spooled: Spooled = {"devices": devices.pieces, "pairs": pairs.pieces}
-        report = _digested(_finish(builder, request, [], []), spooled)
+        report = _digested(request, _finish(builder, request, [], []), spooled)
         if request.key is not None:
             report = report.model_copy(
                 update={"signature": sign(request.key, "digest", report.digest).member()}
@@ -148,7 +152,6 @@ def _csv(request: ReportRequest, pages: Iterable[Page]) -> Chunks:
 
 def _whole(fmt: str, request: ReportRequest, pages: Iterable[Page]) -> Chunks:
     """A small fleet's HTML or PDF: the report built whole, as `build_report` builds it."""
-    from collector.reports.canonical import UNSET_DIGEST
     from collector.reports.render import renderer_for
 
     devices: list[DeviceView] = []
@@ -156,9 +159,7 @@ def _whole(fmt: str, request: ReportRequest, pages: Iterable[Page]) -> Chunks:
     builder = request.builder(devices.append, pairs.append)
     for _ in _walk(builder, pages):
         yield b""
-    report = _finish(builder, request, devices, pairs)
-    report = report.model_copy(update={"digest": report_digest(report)})
-    assert report.digest != UNSET_DIGEST
+    report = _digested(request, _finish(builder, request, devices, pairs), None)
     yield _signed(fmt, report, request.key, lambda r: renderer_for(fmt).render(r))
 
 
