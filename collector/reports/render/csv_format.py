@@ -62,9 +62,14 @@ class CsvRenderer:
 
 
 class _WaiverText(Protocol):
-    owner: str
-    expires_at: datetime
-    justification: str
+    """A waiver's view or its record: what a row shows of it."""
+
+    @property
+    def owner(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def justification(self) -> str: ...
 
 
 class CsvRows:

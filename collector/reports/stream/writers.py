@@ -139,7 +139,7 @@ def _csv(request: ReportRequest, pages: Iterable[Page]) -> Chunks:
             sealer.update(data)
             yield data
         report = _digested(
-            _finish(builder, request, [], []), {"devices": devices.pieces, "pairs": pairs.pieces}
+            request, _finish(builder, request, [], []), {"devices": devices.pieces, "pairs": pairs.pieces}
         )
         end = trailer(report).encode("utf-8")
         sealer.update(end)
@@ -197,7 +197,7 @@ def _bounded(fmt: str, request: ReportRequest, pages: Iterable[Page]) -> Chunks:
         for _ in _walk(builder, pages):
             yield b""
         report = _digested(
-            _finish(builder, request, [], []), {"devices": devices.pieces, "pairs": pairs.pieces}
+            request, _finish(builder, request, [], []), {"devices": devices.pieces, "pairs": pairs.pieces}
         )
         omitted = Omitted(
             devices=devices.count - len(kept_devices),
