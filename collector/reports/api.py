@@ -183,7 +183,15 @@ _REPORT_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.get("/{fmt}", summary="A compliance report (JSON, CSV, HTML or PDF)", responses=_REPORT_RESPONSES)
+@router.get(
+    "/{fmt}",
+    summary="A compliance report (JSON, CSV, HTML or PDF)",
+    description="Streamed as it is computed, a page of devices at a time: memory per request stays "
+    "bounded whatever the fleet size, and a client that disconnects stops the work. Above 5,000 "
+    "devices the HTML and PDF are bounded (summaries and failing detail in full, passing detail "
+    "counted); see docs/reference/report-formats.md.",
+    responses=_REPORT_RESPONSES,
+)
 def get_report(
     fmt: Format,
     ctx: Context,
