@@ -47,6 +47,10 @@ from fleetward.bounds import EARLIEST, LATEST
 from fleetward.policy.verdict import Status
 
 Progress = Callable[[int, int], None]
+# The trend's one seam: (scope, the (day, instant) samples) -> one point per sample. None: counted
+# from every pair's sampled states, as the pure reference does; a store can answer it from daily
+# rollups instead (collector.reports.stream.ReportRequest.trend).
+TrendSource = Callable[[Scope, Sequence[tuple[datetime, datetime]]], list[TrendPoint]]
 # Why a pair passed is evidence too ("show me why this laptop passed encryption"): kept for every
 # verdict osquery gave, bounded as the agent bounds it (fleetward.policy.verdict.cap_evidence).
 _EVIDENCE_KEPT_FOR = (Status.PASS, Status.FAIL, Status.ERROR)
@@ -101,8 +105,10 @@ class ReportBuilder:
         framework: str | None,
         on_device: Callable[[DeviceView], object],
         on_pair: Callable[[PairView], object],
+        trend: TrendSource | None = None,
     ) -> None:
         self.context = context
+        self.trend_source = trend
         self.scope = _scope(context, at, period, framework)
         self.policies = sorted(
             (p for p in context.policies if framework is None or framework in p.frameworks),
@@ -148,7 +154,7 @@ class ReportBuilder:
             bundles=_bundles(context, scope.at),
             late_observations=late,
             baselines=baseline_views(context, self.policies, scope.at),
-            trend=tally.trend(),
+            trend=tally.trend() if self.trend_source is None else self.trend_source(scope, tally.samples),
             digest=UNSET_DIGEST,
         )
 

@@ -10,6 +10,7 @@ two full copies of itself in memory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -80,11 +81,15 @@ def _list_pieces(items: list[Any]) -> Iterator[bytes]:
 
 def rows_bytes(rows: list[Any]) -> bytes:
     """Rows of one model, as the canonical JSON of a list of them without the brackets."""
+    return canonical_bytes(_adapter(type(rows[0])).dump_python(rows, mode="json", by_alias=True))[1:-1]
+
+
+@functools.cache
+def _adapter(row_type: Any) -> Any:
+    """One adapter per row type: building one is not free, and a report dumps hundreds of chunks."""
     from pydantic import TypeAdapter
 
-    row_type: Any = type(rows[0])
-    adapter: TypeAdapter[list[Any]] = TypeAdapter(list[row_type])
-    return canonical_bytes(adapter.dump_python(rows, mode="json", by_alias=True))[1:-1]
+    return TypeAdapter(list[row_type])
 
 
 def _joined(members: Iterator[Iterator[bytes]]) -> Iterator[bytes]:

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from collector.domain.fleet import DeviceRecord, FleetHistory
 from collector.domain.state import AuditStatus
-from collector.reports.build import ReportBuilder
+from collector.reports.build import ReportBuilder, TrendSource
 from collector.reports.canonical import Spooled, report_digest, report_json_pieces
 from collector.reports.model import ComplianceReport, DeviceView, PairView
 from collector.reports.render.csv_format import CsvRows, trailer
@@ -58,6 +58,7 @@ class ReportRequest:
     devices: int = 0  # how many devices the fleet has: decides whether HTML and PDF are bounded
     detail_limit: int = DETAIL_LIMIT
     on_digest: Callable[[str], object] | None = None  # told the report digest once it is known
+    trend: TrendSource | None = None  # the trend from elsewhere (daily rollups); None: counted here
 
     def builder(
         self, on_device: Callable[[DeviceView], object], on_pair: Callable[[PairView], object]
@@ -69,6 +70,7 @@ class ReportRequest:
             framework=self.framework,
             on_device=on_device,
             on_pair=on_pair,
+            trend=self.trend,
         )
 
 
