@@ -70,7 +70,10 @@ def build_report(
     generated_at: datetime,
     source: str,
     progress: Progress | None = None,
+    known_at: datetime | None = None,
 ) -> ComplianceReport:
+    """`known_at`: the knowledge instant the report states when the history holds everything
+    (`history.known_at` is None); by default `generated_at`."""
     devices_out: list[DeviceView] = []
     pairs_out: list[PairView] = []
     builder = ReportBuilder(
@@ -80,6 +83,7 @@ def build_report(
         framework=framework,
         on_device=devices_out.append,
         on_pair=pairs_out.append,
+        known_at=known_at,
     )
     devices = sorted(history.devices, key=lambda d: (d.hostname, d.device_id))
     for done, device in enumerate(devices, start=1):
@@ -106,10 +110,14 @@ class ReportBuilder:
         on_device: Callable[[DeviceView], object],
         on_pair: Callable[[PairView], object],
         trend: TrendSource | None = None,
+        known_at: datetime | None = None,
     ) -> None:
         self.context = context
         self.trend_source = trend
         self.scope = _scope(context, at, period, framework)
+        explicit = context.known_at or known_at
+        if explicit:  # else the report's generation instant, given to `finish`
+            self.scope = _known(self.scope, explicit)
         self.policies = sorted(
             (p for p in context.policies if framework is None or framework in p.frameworks),
             key=lambda p: p.id,
@@ -131,6 +139,8 @@ class ReportBuilder:
         """The report with `devices` and `pairs` as given (empty when they were streamed out) and
         its digest unset: the caller digests it (collector.reports.canonical)."""
         tally, scope, context = self.tally, self.scope, self.context
+        if scope.known_at is None:
+            scope = scope.model_copy(update={"known_at": generated_at.astimezone(UTC)})
         waivers = _waivers(context, self.policies, scope, tally.waived_pairs)
         breaches = sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id))
         late = late_views(context, tally.late_hostnames, scope.trend_start, scope.at)
@@ -140,7 +150,10 @@ class ReportBuilder:
             source=source,
             scope=scope,
             summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)).model_copy(
-                update={"late_observations": sum(v.late_results for v in late)}
+                update={
+                    "late_observations": sum(v.late_results for v in late),
+                    "waivers_expiring_soon": sum(w.expiring_soon for w in waivers),
+                }
             ),
             policies=[tally.policy_view(p) for p in self.policies],
             platforms=tally.platform_rollups(),
@@ -209,6 +222,18 @@ def _scope(
         validity=history.validity,
         trend_start=instant - TREND_DAYS_FOR_INSTANT * _DAY,
     )
+
+
+def _known(scope: Scope, known_at: datetime) -> Scope:
+    """A report states what it knew: its instant may not be after its knowledge instant."""
+    known = known_at.astimezone(UTC)
+    if scope.at > known:
+        raise ReportInputError(
+            f"the report's instant {scope.at.isoformat()} is after its knowledge instant "
+            f"{known.isoformat()}: nothing received by then can say what held later; give an instant "
+            "(--at, or --to for a period) at or before --as-known-at"
+        )
+    return scope.model_copy(update={"known_at": known})
 
 
 def _counts() -> dict[AuditStatus, int]:
@@ -459,9 +484,13 @@ def _waivers(
                 state=state,
                 ended_in_window=scope.trend_start < ended <= scope.at,
                 pairs_waived=waived.get(waiver.id, 0),
+                expiring_soon=state == "active" and waiver.expires_at - scope.at <= EXPIRING_SOON,
             )
         )
     return sorted(views, key=lambda w: (w.expires_at, w.id))
+
+
+EXPIRING_SOON = timedelta(days=14)  # an auditor's notice: two weeks to renew or remediate
 
 
 def _bundles(history: FleetHistory, at: datetime) -> list[BundleView]:
@@ -473,3 +502,19 @@ def _bundles(history: FleetHistory, at: datetime) -> list[BundleView]:
         )
         for b in published
     ]
+
+
+def check_known_at(known_at: datetime | None, now: datetime, option: str) -> datetime | None:
+    """A knowledge instant must carry an offset and not be in the future (nothing is known yet)."""
+    if known_at is None:
+        return None
+    if known_at.tzinfo is None:
+        raise ReportInputError(
+            f"{option} {known_at.isoformat()} has no UTC offset; write e.g. 2026-12-01T09:00:00Z"
+        )
+    if known_at > now:
+        raise ReportInputError(
+            f"{option} {known_at.isoformat()} is in the future (now {now.isoformat()}): the collector "
+            "cannot know yet what it will receive; give an instant at or before now"
+        )
+    return known_at

@@ -81,7 +81,8 @@ def _list_pieces(items: list[Any]) -> Iterator[bytes]:
 
 def rows_bytes(rows: list[Any]) -> bytes:
     """Rows of one model, as the canonical JSON of a list of them without the brackets."""
-    return canonical_bytes(_adapter(type(rows[0])).dump_python(rows, mode="json", by_alias=True))[1:-1]
+    row_type: Any = type(rows[0])
+    return canonical_bytes(_adapter(row_type).dump_python(rows, mode="json", by_alias=True))[1:-1]
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
     fleetward report --database-url URL --format html --at 2026-03-31T12:00Z --out report.html
     fleetward report --collector https://collector --format pdf --from 2026-03-01T00:00Z --to 2026-04-01T00:00Z
+    fleetward report --database-url URL --format json --as-known-at 2026-12-01T09:00:00Z
     fleetward report verify report.csv --against report.json
 
 Heavy imports (SQLAlchemy, matplotlib, fpdf2, httpx) happen inside the commands.
@@ -89,6 +90,15 @@ def report(
             "compare digests with (see docs/auditors.md).",
         ),
     ] = None,
+    as_known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--as-known-at",
+            help="Build the report from only what the collector had received by this instant (its "
+            "knowledge instant, stated in the report): the report issued then, byte for byte. "
+            "--at and --generated-at default to it.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a compliance report (run `fleetward report verify FILE` to check one)."""
     if ctx.invoked_subcommand is not None:
@@ -96,7 +106,9 @@ def report(
     from collector.reports.errors import ReportError
 
     try:
-        size = _generate(database_url, collector, token, fmt, at, start, end, framework, generated_at, out)
+        size = _generate(
+            database_url, collector, token, fmt, at, start, end, framework, generated_at, out, as_known_at
+        )
     except ReportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -115,6 +127,7 @@ def _generate(
     framework: str | None,
     generated_at: str | None,
     out: Path | None,
+    as_known_at: str | None = None,
 ) -> int:
     """Write the report to `out` (or standard output); its size in bytes."""
     from rich.console import Console
@@ -127,12 +140,14 @@ def _generate(
         TimeElapsedColumn,
     )
 
-    from collector.reports.build import build_report
+    from collector.reports.build import build_report, check_known_at
     from collector.reports.errors import ReportInputError
     from collector.reports.render import renderer_for
     from collector.reports.sources import (
         describe_collector,
+        describe_database,
         history_from_collector,
+        history_from_database,
     )
     from fleetward.clock import SystemClock
 
@@ -153,7 +168,11 @@ def _generate(
     if out is None and fmt == "pdf" and sys.stdout.isatty():
         raise ReportInputError("a PDF is binary: give --out FILE (or redirect standard output)")
     instant, begin, finish = _instant(at, "--at"), _instant(start, "--from"), _instant(end, "--to")
-    now = _instant(generated_at, "--generated-at") or SystemClock().now()
+    clock_now = SystemClock().now()
+    known_at = check_known_at(_instant(as_known_at, "--as-known-at"), clock_now, "--as-known-at")
+    # Without --as-known-at the report holds everything and states its generation instant as its
+    # knowledge instant (docs/auditors.md "Reproducing a report").
+    now = _instant(generated_at, "--generated-at") or known_at or clock_now
     renderer = renderer_for(fmt)
     console = Console(stderr=True)
     columns = (
@@ -166,17 +185,20 @@ def _generate(
     at_instant = None if begin else (instant or now)
     period = (begin, finish) if begin and finish else None
     with Progress(*columns, console=console, transient=True) as progress:
-        if database_url is not None:
+        if database_url is not None and known_at is None:  # as known earlier: built whole, below
             digest: list[str] = []
             chunks = _streamed(database_url, fmt, at_instant, period, framework, now, progress, digest.append)
             size = _write(chunks, out)
             typer.echo(f"report digest {digest[0]}", err=True)
             return size
         loading = progress.add_task("reading the fleet", total=None)
-        history, source = (
-            history_from_collector(collector or "", token or ""),
-            describe_collector(collector or ""),
-        )
+        if collector is not None:
+            history = history_from_collector(collector, token or "", known_at=known_at)
+            source = describe_collector(collector)
+        else:
+            assert database_url is not None
+            history = history_from_database(database_url, known_at=known_at)
+            source = describe_database(database_url)
         progress.remove_task(loading)
         building = progress.add_task("building the report (devices)", total=max(len(history.devices), 1))
         report = build_report(
@@ -187,6 +209,7 @@ def _generate(
             generated_at=now,
             source=source,
             progress=lambda done, total: progress.update(building, completed=done, total=total),
+            known_at=known_at,
         )
         progress.add_task(f"rendering {fmt}", total=None)
         data = renderer.render(report)

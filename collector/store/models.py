@@ -195,6 +195,36 @@ class StatusRun(Base):
     )
 
 
+class RunRevision(Base):
+    """A run row as it was before a write that changed what was already known: append-only.
+
+    Knowledge time: the version here was what the collector knew until `known_until` (the
+    `received_at` of the report `superseded_by`). Out-of-order placement keeps every row of the
+    pair (kind "placed"); an in-order confirmation keeps the run only when it replaces its
+    evidence or error, or comes in a transition report (kind "confirmed"). With the receipts
+    this is enough to rebuild any pair as known at an earlier instant (collector/domain/knowledge.py).
+    """
+
+    __tablename__ = "run_revisions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # "placed" or "confirmed"
+    status: Mapped[str] = mapped_column(String(20))
+    policy_version: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    evidence: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument())
+    error: Mapped[str | None] = mapped_column(Text)
+    report_id: Mapped[str | None] = mapped_column(String(36))
+    last_report_id: Mapped[str | None] = mapped_column(String(36))
+    known_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    superseded_by: Mapped[str] = mapped_column(String(36))
+
+    __table_args__ = (Index("ix_run_revisions_device_id_policy_id", "device_id", "policy_id"),)
+
+
 class Waiver(Base):
     """Never deleted: revoking sets `revoked_at`/`revoked_by`, so history shows every exception."""
 
