@@ -13,9 +13,14 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from rich.progress import Progress
 
 app = typer.Typer(
     help="Compliance reports for auditors.",
@@ -101,17 +106,14 @@ def report(
     from collector.reports.errors import ReportError
 
     try:
-        data = _generate(
+        size = _generate(
             database_url, collector, token, fmt, at, start, end, framework, generated_at, out, as_known_at
         )
     except ReportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    if out is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        typer.echo(f"wrote {out} ({len(data):,} bytes)", err=True)
+    if out is not None:
+        typer.echo(f"wrote {out} ({size:,} bytes)", err=True)
 
 
 def _generate(
@@ -126,7 +128,8 @@ def _generate(
     generated_at: str | None,
     out: Path | None,
     as_known_at: str | None = None,
-) -> bytes:
+) -> int:
+    """Write the report to `out` (or standard output); its size in bytes."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -179,7 +182,15 @@ def _generate(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    at_instant = None if begin else (instant or now)
+    period = (begin, finish) if begin and finish else None
     with Progress(*columns, console=console, transient=True) as progress:
+        if database_url is not None and known_at is None:  # as known earlier: built whole, below
+            digest: list[str] = []
+            chunks = _streamed(database_url, fmt, at_instant, period, framework, now, progress, digest.append)
+            size = _write(chunks, out)
+            typer.echo(f"report digest {digest[0]}", err=True)
+            return size
         loading = progress.add_task("reading the fleet", total=None)
         if collector is not None:
             history = history_from_collector(collector, token or "", known_at=known_at)
@@ -192,8 +203,8 @@ def _generate(
         building = progress.add_task("building the report (devices)", total=max(len(history.devices), 1))
         report = build_report(
             history,
-            at=None if begin else (instant or now),
-            period=(begin, finish) if begin and finish else None,
+            at=at_instant,
+            period=period,
             framework=framework,
             generated_at=now,
             source=source,
@@ -202,10 +213,82 @@ def _generate(
         )
         progress.add_task(f"rendering {fmt}", total=None)
         data = renderer.render(report)
-    if out is not None:
-        out.write_bytes(data)
     typer.echo(f"report digest {report.digest}", err=True)
-    return data
+    return _write(iter([data]), out)
+
+
+def _streamed(
+    database_url: str,
+    fmt: str,
+    at: datetime | None,
+    period: tuple[datetime, datetime] | None,
+    framework: str | None,
+    now: datetime,
+    progress: Progress,
+    on_digest: Callable[[str], object],
+) -> Iterator[bytes]:
+    """The report streamed from the database a page of devices at a time (unsigned: only a
+    collector signs), in memory bounded by a page whatever the fleet size."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
+    from collector.domain.state import DEFAULT_VALIDITY
+    from collector.reports.errors import ReportSourceError
+    from collector.reports.sources import describe_database
+    from collector.reports.stream import ReportRequest, stream_report
+    from collector.store.engine import make_engine
+    from collector.store.models import Device
+    from collector.store.report_rows import device_pages, report_context
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            devices = session.execute(select(func.count()).select_from(Device)).scalar_one()
+            request = ReportRequest(
+                context=report_context(session, validity=DEFAULT_VALIDITY),
+                at=at,
+                period=period,
+                framework=framework,
+                generated_at=now,
+                source=describe_database(database_url),
+                devices=devices,
+                on_digest=on_digest,
+            )
+            task = progress.add_task(f"writing the {fmt} report (devices)", total=max(devices, 1))
+
+            def pages() -> Iterator[Any]:
+                for page in device_pages(session, validity=DEFAULT_VALIDITY):
+                    yield page
+                    progress.advance(task, len(page.devices))
+
+            yield from stream_report(fmt, request, pages())
+    except SQLAlchemyError as exc:
+        raise ReportSourceError(
+            f"could not read the fleet from {describe_database(database_url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}; check the URL and run `fleetward collector migrate` on a new database"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _write(chunks: Iterator[bytes], out: Path | None) -> int:
+    """Each chunk as it comes; a file left half written by an error is removed."""
+    size = 0
+    target = out.open("wb") if out is not None else sys.stdout.buffer
+    try:
+        for chunk in chunks:
+            target.write(chunk)
+            size += len(chunk)
+        target.flush()
+    except BaseException:
+        if out is not None:
+            target.close()
+            out.unlink(missing_ok=True)
+        raise
+    if out is not None:
+        target.close()
+    return size
 
 
 @app.command()

@@ -21,6 +21,7 @@ from collector.reports.render.html_format import ATTENTION
 from collector.reports.render.text import (
     CONTROLS_NOTE,
     RATES_NOTE,
+    Omitted,
     controls_label,
     days,
     duration,
@@ -136,8 +137,14 @@ class PdfRenderer:
     extension = "pdf"
 
     def render(self, report: ComplianceReport) -> bytes:
+        return self.render_bounded(report, None)
+
+    def render_bounded(self, report: ComplianceReport, omitted: Omitted | None) -> bytes:
+        """`omitted`: what a bounded report counts instead of listing (stated on the front page)."""
         doc = _Document(report)
         _front(doc, report)
+        if omitted is not None:
+            doc.note(omitted.sentence())
         _policies(doc, report)
         _findings(doc, report)
         _inventory(doc, report)
