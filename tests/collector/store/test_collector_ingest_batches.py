@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -205,7 +206,10 @@ def _report(hours: int) -> Report:
 def _deliver(db: Database, deliveries: list[Delivery], **options: Any) -> list[Answer]:
     committer = GroupCommitter(db, PolicyRegistry(), validity=DEFAULT_VALIDITY, now=lambda: START, **options)
     try:
-        return asyncio.run(committer.ingest_all(deliveries))  # handed over together: one batch
+        # Handed over together: one batch. In a thread of its own, so a loop another test left
+        # running in this thread (Playwright's sync API keeps one) neither blocks nor is replaced.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, committer.ingest_all(deliveries)).result()
     finally:
         committer.close()
 
