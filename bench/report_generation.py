@@ -1,26 +1,37 @@
-"""Report generation at fleet scale: 100,000 devices x 15 policies (1.5 million pairs).
+"""Report generation at fleet scale on PostgreSQL: 100,000 devices x 15 policies (1.5 million pairs).
 
     .venv/bin/python bench/report_generation.py                  # every format, one process each
     .venv/bin/python bench/report_generation.py --devices 10000  # smaller
-    .venv/bin/python bench/report_generation.py --one html       # one format in this process
+    .venv/bin/python bench/report_generation.py --keep           # keep the seeded database
+    .venv/bin/python bench/report_generation.py --reuse NAME     # time an already seeded database
 
-Each format runs in its own process so that peak memory (ru_maxrss) belongs to that format alone.
-The history is synthetic but shaped like a real fleet: 90% Windows, 7% macOS, 3% Ubuntu; each pair
-has one to three status runs over the last 60 days, about 6% of pairs failing (a third of them for
-longer than the grace), 0.5% erroring, 2% of devices silent for more than 30 days, one waiver per
-200 devices and two evidence rows on every failing run. The report is an instant report (with
-its 30-day trend). Printed times: building the history (not part of the report), `build_report`,
-rendering, and peak resident memory of the whole process.
+A scratch database `fleetward_bench_<random>` on 127.0.0.1:5432 is migrated and seeded with COPY
+from a synthetic fleet shaped like a real one: 90% Windows, 7% macOS, 3% Ubuntu; each pair has one
+to three status runs over the last 60 days, about 6% of pairs failing (a third of them for longer
+than the grace), 0.5% erroring, 2% of devices silent for more than 30 days, one waiver per 200
+devices and two evidence rows on every failing run; then VACUUM ANALYZE. Seeding is only inserts
+and runs before the timing; the timing holds `flock /tmp/fleetward-cpu.lock` (exclusive) itself.
+Timed, in the same run: PostgreSQL's own `COPY status_runs TO STDOUT (FORMAT csv)` read by a
+client (the reference: median of 3), then each format streamed as `GET /v1/reports/{format}` and
+`fleetward report --database-url` stream it (collector.reports.stream over
+collector.store.report_rows, signed), written to a file, each in its own process so its peak RSS
+(ru_maxrss) is that format's alone. An instant report with its 30-day trend. Printed per format:
+seconds to the first byte and in all, the ratio to COPY, output size and peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
+import os
 import random
 import resource
+import secrets
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +45,8 @@ from fleetward.policy.model import Platform
 from fleetward.policy.verdict import Status
 
 AT = datetime(2026, 11, 30, 12, tzinfo=UTC)
+ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432"
+LOCK = "/tmp/fleetward-cpu.lock"
 DAY = timedelta(days=1)
 FORMATS = ("json", "csv", "html", "pdf")
 
@@ -113,31 +126,132 @@ def synthetic_history(devices: int, policies: int = 15, seed: int = 7) -> FleetH
     )
 
 
-def measure_one(fmt: str, devices: int) -> dict[str, float | int | str]:
-    from collector.reports.build import build_report
-    from collector.reports.render import renderer_for
+def _ts(value: datetime | None) -> str:
+    return "\\N" if value is None else value.isoformat()
 
-    started = time.perf_counter()
+
+def _text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def seed(url: str, devices: int) -> int:
+    """The synthetic fleet written with COPY; the number of status runs."""
+    import psycopg
+
+    from collector.domain.state import failing_starts
+
     history = synthetic_history(devices)
-    history_s = time.perf_counter() - started
-    rss_history = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    runs_written = 0
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM policy_versions; DELETE FROM policy_platforms; DELETE FROM policies")
+        for p in history.policies:
+            cur.execute(
+                "INSERT INTO policies (id, version, title, severity, platforms, grace_seconds, frameworks,"
+                " baseline, remediation, source, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, '',"
+                " 'catalogue', %s)",
+                (
+                    p.id,
+                    p.version,
+                    p.title,
+                    p.severity,
+                    json.dumps([x.value for x in p.platforms]),
+                    int(p.grace.total_seconds()),
+                    json.dumps({k: list(v) for k, v in p.frameworks.items()}),
+                    AT - 90 * DAY,
+                ),
+            )
+            for platform in p.platforms:
+                cur.execute("INSERT INTO policy_platforms VALUES (%s, %s)", (p.id, platform.value))
+        with cur.copy(
+            "COPY devices (id, hardware_uuid, hardware_serial, hostname, platform, os_name, os_version, practice,"
+            " agent_version, enrolled_at) FROM STDIN"
+        ) as copy:
+            for d in history.devices:
+                copy.write(
+                    f"{d.device_id}\tUUID-{d.device_id}\tSN-{d.device_id}\t{d.hostname}\t{d.platform.value}\t"
+                    f"{d.os_name}\t{d.os_version}\t{d.practice}\t1.0\t{d.enrolled_at.isoformat()}\n"
+                )
+        with cur.copy(
+            "COPY status_runs (device_id, policy_id, status, policy_version, since, last_seen, next_since,"
+            " failing_since, evidence, error) FROM STDIN"
+        ) as copy:
+            for (device_id, policy_id), runs in history.runs.items():
+                starts = failing_starts(runs)
+                for i, run in enumerate(runs):
+                    nxt = runs[i + 1].since if i + 1 < len(runs) else None
+                    error = "\\N" if run.error is None else _text(run.error)
+                    copy.write(
+                        f"{device_id}\t{policy_id}\t{run.status.value}\t{run.policy_version}\t{_ts(run.since)}\t"
+                        f"{_ts(run.last_seen)}\t{_ts(nxt)}\t{_ts(starts[i])}\t"
+                        f"{_text(json.dumps(list(run.evidence)))}\t{error}\n"
+                    )
+                    runs_written += 1
+        for w in history.waivers:
+            cur.execute(
+                "INSERT INTO waivers (id, policy_id, device_id, practice, justification, owner, granted_at,"
+                " granted_by, expires_at) VALUES (%s, %s, %s, NULL, %s, %s, %s, 'bench', %s)",
+                (w.id, w.policy_id, w.device_id, w.justification, w.owner, w.granted_at, w.expires_at),
+            )
+        conn.commit()
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return runs_written
+
+
+def copy_seconds(url: str) -> tuple[float, int]:
+    """Median seconds for `COPY status_runs TO STDOUT (FORMAT csv)` read by a client, and its bytes."""
+    import psycopg
+
+    times, size = [], 0
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn, conn.cursor() as cur:
+        for _ in range(3):
+            started, size = time.perf_counter(), 0
+            with cur.copy("COPY status_runs TO STDOUT (FORMAT csv)") as copy:
+                for block in copy:
+                    size += len(block)
+            times.append(time.perf_counter() - started)
+    return statistics.median(times), size
+
+
+def measure_one(fmt: str, url: str) -> dict[str, float | int | str]:
+    from sqlalchemy import func, select
+
+    from collector.reports.stream import ReportRequest, stream_report
+    from collector.store.engine import Database
+    from collector.store.models import Device
+    from collector.store.report_rows import device_pages, report_context
+    from fleetward.bundle.keys import SigningKey
+
+    db = Database.from_url(url)
+    validity = timedelta(days=30)
     started = time.perf_counter()
-    report = build_report(history, at=AT, period=None, framework=None, generated_at=AT, source="bench")
-    build_s = time.perf_counter() - started
-    started = time.perf_counter()
-    data = renderer_for(fmt).render(report)
-    render_s = time.perf_counter() - started
+    first: float | None = None
+    size = 0
+    with db.read() as session, tempfile.TemporaryFile() as out:
+        request = ReportRequest(
+            context=report_context(session, validity=validity),
+            at=AT,
+            period=None,
+            framework=None,
+            generated_at=AT,
+            source="bench",
+            key=SigningKey.generate(),
+            devices=session.execute(select(func.count()).select_from(Device)).scalar_one(),
+        )
+        for chunk in stream_report(fmt, request, device_pages(session, validity=validity)):
+            if chunk and first is None:
+                first = time.perf_counter() - started
+            out.write(chunk)
+            size += len(chunk)
+    total = time.perf_counter() - started
+    db.dispose()
     return {
         "format": fmt,
-        "devices": devices,
-        "pairs": len(report.pairs),
-        "history_s": round(history_s, 1),
-        "build_s": round(build_s, 1),
-        "render_s": round(render_s, 1),
-        "report_s": round(build_s + render_s, 1),
-        "bytes": len(data),
+        "first_byte_s": round(first or total, 2),
+        "report_s": round(total, 2),
+        "bytes": size,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-        "rss_after_history_mib": rss_history // 1024,
     }
 
 
@@ -147,27 +261,60 @@ def main() -> None:
     )
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--one", choices=FORMATS, help="measure one format in this process (prints JSON)")
+    parser.add_argument("--url", help="with --one: the seeded database")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database")
+    parser.add_argument("--reuse", metavar="DATABASE", help="time an already seeded (kept) database")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure_one(args.one, args.devices)))
+        print(json.dumps(measure_one(args.one, args.url)))
         return
-    print(
-        "| format | devices | pairs | build_report s | render s | report total s | output MiB | peak RSS MiB |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for fmt in FORMATS:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", fmt, "--devices", str(args.devices)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        r = json.loads(out.strip().splitlines()[-1])
-        print(
-            f"| {fmt} | {r['devices']:,} | {r['pairs']:,} | {r['build_s']} | {r['render_s']} | {r['report_s']} | "
-            f"{r['bytes'] / 2**20:.1f} | {r['peak_rss_mib']:,} (history alone {r['rss_after_history_mib']:,}) |",
-            flush=True,
-        )
+    from sqlalchemy import create_engine, text
+
+    from collector.store import migrate
+
+    admin = create_engine(f"{ADMIN}/postgres", isolation_level="AUTOCOMMIT")
+    name = args.reuse or f"fleetward_bench_{secrets.token_hex(4)}"
+    url = f"{ADMIN}/{name}"
+    try:
+        if not args.reuse:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            migrate(url, now=AT - 90 * DAY)
+            started = time.perf_counter()
+            runs = seed(url, args.devices)
+            print(
+                f"{args.devices:,} devices x 15 policies: {runs:,} status runs seeded in "
+                f"{time.perf_counter() - started:.0f} s (outside the lock)"
+            )
+        with open(LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # no test suite runs while we time
+            print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            copy_s, copy_bytes = copy_seconds(url)
+            print(f"COPY status_runs TO STDOUT (FORMAT csv): {copy_s:.2f} s, {copy_bytes / 2**20:.0f} MiB")
+            print()
+            print("| format | devices | first byte s | report s | x COPY | output MiB | peak RSS MiB |")
+            print("|---|---:|---:|---:|---:|---:|---:|")
+            for fmt in FORMATS:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--one", fmt, "--url", url],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                r = json.loads(out.strip().splitlines()[-1])
+                print(
+                    f"| {fmt} | {args.devices:,} | {r['first_byte_s']} | {r['report_s']} | "
+                    f"{float(r['report_s']) / copy_s:.1f} | {int(r['bytes']) / 2**20:.1f} | {r['peak_rss_mib']:,} |",
+                    flush=True,
+                )
+            print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    finally:
+        if args.keep or args.reuse:
+            print(f"kept database {name}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@ ESTATE_MIX: tuple[tuple[str, int], ...] = (
 # status: an osquery error (WMI broken) and failing defences under a practice waiver.
 STORY_TEMPLATES = ("win11-24h2-ent-wmi-error", "win11-25h2-ent-defences-off")
 STORY_MIN_DEVICES = 8
+FIREWALL_STORY_TEMPLATES = (
+    "win11-25h2-ent-compliant",
+    "win11-24h2-ent-compliant",
+    "win11-25h2-pro-compliant",
+)
 CHECK_IN_HOURS = (9, 13, 17)  # laptops are on in surgery hours; the agent evaluates at each
 
 
@@ -62,6 +67,7 @@ class SimDevice:
     offline: tuple[int, int] | None = None  # [first, last) simulated day without network
     silent_from_day: int | None = None  # stops reporting from this day on
     reenroll_day: int | None = None  # its state is wiped and it enrolls again that day
+    firewall_off_day: int | None = None  # its firewall is reported off from this day's check-ins on
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,8 @@ def make_plan(
             # The last ordinary device (not silent, not re-enrolling, not already a story device).
             index = max(d.index for d in planned if _ordinary(d) and d.template not in STORY_TEMPLATES)
             planned[index] = _device(rng, index, templates[name], practices, releases, days, start)
+    if devices >= STORY_MIN_DEVICES:
+        planned = _with_firewall_off_at_the_end(planned, days)
     waivers = _waivers(rng, planned, practices, days)
     return SimulationPlan(seed, start, days, tuple(planned), practices, releases, waivers)
 
@@ -154,6 +162,24 @@ def _device(
         bitlocker_suspend_days=rng.choice((0, 0, 0, 1, 2)),
         offline=_offline(rng, days),
     )
+
+
+def _with_firewall_off_at_the_end(planned: list[SimDevice], days: int) -> list[SimDevice]:
+    """A laptop whose firewall goes off on the last day: at the end it fails a policy with a day's
+    grace, so the report shows `in_grace` (no random draw: the rest of the plan is unchanged)."""
+    candidates = [
+        d
+        for d in planned
+        if d.template in FIREWALL_STORY_TEMPLATES
+        and _ordinary(d)
+        and (d.offline is None or d.offline[1] < days)
+    ]
+    if not candidates or days < 2:
+        return planned
+    chosen = candidates[-1]
+    out = list(planned)
+    out[chosen.index] = replace(chosen, firewall_off_day=days - 1)
+    return out
 
 
 def _ordinary(device: SimDevice) -> bool:

@@ -57,6 +57,10 @@ def _windows_changes(
     revision = installs[-1][0].revision if installs else device.start_revision
     os_version = [dict(template.rows("os_version")[0], revision=revision or "")]
     changes = {"os_version": os_version}
+    if device.firewall_off_day is not None and at >= plan.start + timedelta(days=device.firewall_off_day):
+        changes["windows_security_center"] = [
+            dict(row, firewall="Poor") for row in template.rows("windows_security_center")
+        ]
     suspended = device.bitlocker_suspend_days and any(
         installed <= at < installed + timedelta(days=device.bitlocker_suspend_days)
         for _, installed in installs

@@ -31,12 +31,11 @@ from collector.api.schemas import (
 from collector.api.views import waiver_info
 from collector.domain.state import AuditStatus
 from collector.errors import ApiError, NotFound
+from collector.reports.baselines import provenance_fields
 from collector.store.fleet_state import StateFilter, fleet_counts, fleet_pairs
 from collector.store.history import baselines_in_force
 from collector.store.models import AgentEventRow, Device, Policy, PolicyVersion, StatusRun
 from collector.store.waivers import list_waivers
-from fleetward.policy.baseline import REMEDIATION_WINDOW
-from fleetward.policy.freshness import provenance
 from fleetward.policy.model import Platform
 from fleetward.wire import ErrorBody, ErrorCode
 
@@ -261,20 +260,7 @@ def get_baselines(
     instant = at or ctx.clock.now()
     with ctx.db.read() as session:
         baselines = baselines_in_force(session)
-    return [
-        BaselineInfo(
-            name=row.baseline,
-            title=row.title,
-            refreshed=row.refreshed,
-            newest_floor=row.newest_floor,
-            sources=dict(row.sources),
-            state=row.freshness.state.value,
-            due=row.freshness.due,
-            lacking=list(row.freshness.lacking),
-            message=row.freshness.message,
-        )
-        for row in (provenance(b, instant, REMEDIATION_WINDOW) for b in baselines)
-    ]
+    return [BaselineInfo(**provenance_fields(b, instant)) for b in baselines]
 
 
 @router.get("/policies", response_model=list[PolicyInfo], responses=_ERRORS, summary="The policy registry")

@@ -80,6 +80,9 @@ class FleetHistory:
     # and the dashboard can show their provenance and freshness at the instant they show.
     baselines: tuple[Baseline, ...] = ()
     late_reports: tuple[LateReport, ...] = ()
+    # The knowledge instant: only what the collector had received by then (collector/domain/
+    # knowledge.py); None: everything it holds now.
+    known_at: datetime | None = None
 
 
 @dataclass(frozen=True)

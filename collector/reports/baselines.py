@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from collector.domain.fleet import FleetHistory, PolicyRecord
 from collector.reports.model import BaselineView
-from fleetward.policy.baseline import REMEDIATION_WINDOW
+from fleetward.policy.baseline import REMEDIATION_WINDOW, Baseline
 from fleetward.policy.freshness import provenance
 
 
@@ -25,19 +26,27 @@ def baseline_views(
     for baseline in sorted(history.baselines, key=lambda b: b.name):
         if baseline.name not in used:
             continue
-        row = provenance(baseline, at, REMEDIATION_WINDOW)
         views.append(
             BaselineView(
-                name=row.baseline,
-                title=row.title,
-                refreshed=row.refreshed,
-                newest_floor=row.newest_floor,
-                sources=dict(row.sources),
-                state=row.freshness.state.value,
-                due=row.freshness.due,
-                lacking=list(row.freshness.lacking),
-                message=row.freshness.message,
+                **provenance_fields(baseline, at),
                 policies=sorted(p.id for p in policies if p.baseline == baseline.name),
             )
         )
     return views
+
+
+def provenance_fields(baseline: Baseline, at: datetime) -> dict[str, Any]:
+    """A baseline's provenance and freshness at `at`, as the fields the report's `BaselineView`
+    and the API's `BaselineInfo` share (one mapping for both)."""
+    row = provenance(baseline, at, REMEDIATION_WINDOW)
+    return {
+        "name": row.baseline,
+        "title": row.title,
+        "refreshed": row.refreshed,
+        "newest_floor": row.newest_floor,
+        "sources": dict(row.sources),
+        "state": row.freshness.state.value,
+        "due": row.freshness.due,
+        "lacking": list(row.freshness.lacking),
+        "message": row.freshness.message,
+    }

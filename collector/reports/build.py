@@ -34,12 +34,23 @@ from collector.reports.model import (
     WaiverView,
     trusted,
 )
-from collector.reports.practices import late_views, practice_rollups
-from collector.reports.timeline import Pair, WaiverIndex, device_pairs, sample_states, trend_samples
+from collector.reports.practices import PracticeTally, late_views
+from collector.reports.timeline import (
+    Pair,
+    RunSource,
+    WaiverIndex,
+    device_pairs,
+    sample_states,
+    trend_samples,
+)
 from fleetward.bounds import EARLIEST, LATEST
 from fleetward.policy.verdict import Status
 
 Progress = Callable[[int, int], None]
+# The trend's one seam: (scope, the (day, instant) samples) -> one point per sample. None: counted
+# from every pair's sampled states, as the pure reference does; a store can answer it from daily
+# rollups instead (collector.reports.stream.ReportRequest.trend).
+TrendSource = Callable[[Scope, Sequence[tuple[datetime, datetime]]], list[TrendPoint]]
 # Why a pair passed is evidence too ("show me why this laptop passed encryption"): kept for every
 # verdict osquery gave, bounded as the agent bounds it (fleetward.policy.verdict.cap_evidence).
 _EVIDENCE_KEPT_FOR = (Status.PASS, Status.FAIL, Status.ERROR)
@@ -59,48 +70,106 @@ def build_report(
     generated_at: datetime,
     source: str,
     progress: Progress | None = None,
+    known_at: datetime | None = None,
 ) -> ComplianceReport:
-    scope = _scope(history, at, period, framework)
-    policies = sorted(
-        (p for p in history.policies if framework is None or framework in p.frameworks), key=lambda p: p.id
+    """`known_at`: the knowledge instant the report states when the history holds everything
+    (`history.known_at` is None); by default `generated_at`."""
+    devices_out: list[DeviceView] = []
+    pairs_out: list[PairView] = []
+    builder = ReportBuilder(
+        history,
+        at=at,
+        period=period,
+        framework=framework,
+        on_device=devices_out.append,
+        on_pair=pairs_out.append,
+        known_at=known_at,
     )
     devices = sorted(history.devices, key=lambda d: (d.hostname, d.device_id))
-    samples = trend_samples(scope.trend_start, scope.at)
-    tally = _Tally(scope, samples, control_definitions(history, policies, framework))
-    index = WaiverIndex(history.waivers)
     for done, device in enumerate(devices, start=1):
-        pairs = device_pairs(history, device, policies, index, scope.at)
-        if pairs:
-            tally.add_device(device, pairs)
+        builder.add(history, device)
         if progress is not None and (done % _PROGRESS_EVERY == 0 or done == len(devices)):
             progress(done, len(devices))
-    waivers = _waivers(history, policies, scope, tally.waived_pairs)
-    breaches = sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id))
-    late = late_views(history, tally.devices, scope.trend_start, scope.at)
-    report = ComplianceReport.model_construct(
-        schema_id="fleetward.compliance-report/v1",
-        generated_at=generated_at.astimezone(UTC),
-        source=source,
-        scope=scope,
-        summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)).model_copy(
-            update={"late_observations": sum(v.late_results for v in late)}
-        ),
-        policies=[tally.policy_view(p) for p in policies],
-        platforms=tally.platform_rollups(),
-        practices=practice_rollups(tally.devices, tally.pairs, breaches),
-        controls=tally.controls.rollups(),
-        devices=tally.devices,
-        pairs=tally.pairs,
-        breaches=breaches,
-        stale_devices=tally.stale,
-        waivers=waivers,
-        bundles=_bundles(history, scope.at),
-        late_observations=late,
-        baselines=baseline_views(history, policies, scope.at),
-        trend=tally.trend(),
-        digest=UNSET_DIGEST,
-    )
+    report = builder.finish(generated_at=generated_at, source=source, devices=devices_out, pairs=pairs_out)
     return report.model_copy(update={"digest": report_digest(report)})
+
+
+class ReportBuilder:
+    """`build_report` one device at a time: devices must come in (hostname, device id) order, and
+    each device's views go to `on_device` and its pairs' to `on_pair` (after its pairs) as they are
+    made, so a caller can write them out instead of keeping them (collector.reports.stream).
+    `context` gives everything but the devices; `add` reads each device's runs from `runs`."""
+
+    def __init__(
+        self,
+        context: FleetHistory,
+        *,
+        at: datetime | None,
+        period: tuple[datetime, datetime] | None,
+        framework: str | None,
+        on_device: Callable[[DeviceView], object],
+        on_pair: Callable[[PairView], object],
+        trend: TrendSource | None = None,
+        known_at: datetime | None = None,
+    ) -> None:
+        self.context = context
+        self.trend_source = trend
+        self.scope = _scope(context, at, period, framework)
+        explicit = context.known_at or known_at
+        if explicit:  # else the report's generation instant, given to `finish`
+            self.scope = _known(self.scope, explicit)
+        self.policies = sorted(
+            (p for p in context.policies if framework is None or framework in p.frameworks),
+            key=lambda p: p.id,
+        )
+        self.index = WaiverIndex(context.waivers)
+        samples = trend_samples(self.scope.trend_start, self.scope.at)
+        controls = control_definitions(context, self.policies, framework)
+        late = {r.device_id for r in context.late_reports}
+        self.tally = _Tally(self.scope, samples, controls, on_device, on_pair, late)
+
+    def add(self, runs: RunSource, device: DeviceRecord) -> None:
+        pairs = device_pairs(runs, device, self.policies, self.index, self.scope.at)
+        if pairs:
+            self.tally.add_device(device, pairs)
+
+    def finish(
+        self, *, generated_at: datetime, source: str, devices: list[DeviceView], pairs: list[PairView]
+    ) -> ComplianceReport:
+        """The report with `devices` and `pairs` as given (empty when they were streamed out) and
+        its digest unset: the caller digests it (collector.reports.canonical)."""
+        tally, scope, context = self.tally, self.scope, self.context
+        if scope.known_at is None:
+            scope = scope.model_copy(update={"known_at": generated_at.astimezone(UTC)})
+        waivers = _waivers(context, self.policies, scope, tally.waived_pairs)
+        breaches = sorted(tally.breaches, key=lambda b: (-b.days_beyond_grace, b.device_id, b.policy_id))
+        late = late_views(context, tally.late_hostnames, scope.trend_start, scope.at)
+        return ComplianceReport.model_construct(
+            schema_id="fleetward.compliance-report/v1",
+            generated_at=generated_at.astimezone(UTC),
+            source=source,
+            scope=scope,
+            summary=tally.summary(active_waivers=sum(w.state == "active" for w in waivers)).model_copy(
+                update={
+                    "late_observations": sum(v.late_results for v in late),
+                    "waivers_expiring_soon": sum(w.expiring_soon for w in waivers),
+                }
+            ),
+            policies=[tally.policy_view(p) for p in self.policies],
+            platforms=tally.platform_rollups(),
+            practices=tally.practices.rollups(),
+            controls=tally.controls.rollups(),
+            devices=devices,
+            pairs=pairs,
+            breaches=breaches,
+            stale_devices=tally.stale,
+            waivers=waivers,
+            bundles=_bundles(context, scope.at),
+            late_observations=late,
+            baselines=baseline_views(context, self.policies, scope.at),
+            trend=tally.trend() if self.trend_source is None else self.trend_source(scope, tally.samples),
+            digest=UNSET_DIGEST,
+        )
 
 
 def _scope(
@@ -155,6 +224,18 @@ def _scope(
     )
 
 
+def _known(scope: Scope, known_at: datetime) -> Scope:
+    """A report states what it knew: its instant may not be after its knowledge instant."""
+    known = known_at.astimezone(UTC)
+    if scope.at > known:
+        raise ReportInputError(
+            f"the report's instant {scope.at.isoformat()} is after its knowledge instant "
+            f"{known.isoformat()}: nothing received by then can say what held later; give an instant "
+            "(--at, or --to for a period) at or before --as-known-at"
+        )
+    return scope.model_copy(update={"known_at": known})
+
+
 def _counts() -> dict[AuditStatus, int]:
     return dict.fromkeys(AuditStatus, 0)
 
@@ -174,7 +255,13 @@ class _Tally:
     """Running counts over the devices, one device at a time, so no pair outlives its row."""
 
     def __init__(
-        self, scope: Scope, samples: Sequence[tuple[datetime, datetime]], controls: ControlTally
+        self,
+        scope: Scope,
+        samples: Sequence[tuple[datetime, datetime]],
+        controls: ControlTally,
+        on_device: Callable[[DeviceView], object],
+        on_pair: Callable[[PairView], object],
+        late_devices: set[str],
     ) -> None:
         self.scope = scope
         self.samples = samples
@@ -186,8 +273,13 @@ class _Tally:
         self.by_platform: dict[str, dict[AuditStatus, int]] = defaultdict(_counts)
         self.platform_devices: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         self.trend_diff = {status: [0] * (len(samples) + 1) for status in AuditStatus}
-        self.devices: list[DeviceView] = []
-        self.pairs: list[PairView] = []
+        self.on_device = on_device
+        self.on_pair = on_pair
+        self.device_count = 0
+        self.compliant_devices = 0
+        self.practices = PracticeTally()
+        self.late_devices = late_devices
+        self.late_hostnames: dict[str, str] = {}
         self.breaches: list[BreachView] = []
         self.stale: list[StaleDeviceView] = []
         self.waived_pairs: dict[str, int] = defaultdict(int)
@@ -208,7 +300,7 @@ class _Tally:
                 self.waived_pairs[state.waiver.id] += 1
             if state.last_seen is not None and (last_seen is None or state.last_seen > last_seen):
                 last_seen = state.last_seen
-            self.pairs.append(_pair_view(pair))
+            self.on_pair(_pair_view(pair))
             self._sample(pair)
         for status, number in counts.items():
             self.overall[status] += number
@@ -232,27 +324,31 @@ class _Tally:
                     days_silent=silent,
                 )
             )
-        self.devices.append(
-            trusted(
-                DeviceView,
-                {
-                    "device_id": device.device_id,
-                    "hostname": device.hostname,
-                    "platform": device.platform,
-                    "practice": device.practice,
-                    "os_name": device.os_name,
-                    "os_version": device.os_version,
-                    "hardware_serial": device.hardware_serial,
-                    "enrolled_at": device.enrolled_at,
-                    "last_enrolled_at": device.last_enrolled_at,
-                    "last_seen": last_seen,
-                    "status": worst([p.state.status for p in pairs]),
-                    "compliant": compliant,
-                    "stale": stale,
-                    "status_counts": counts,
-                },
-            )
+        view = trusted(
+            DeviceView,
+            {
+                "device_id": device.device_id,
+                "hostname": device.hostname,
+                "platform": device.platform,
+                "practice": device.practice,
+                "os_name": device.os_name,
+                "os_version": device.os_version,
+                "hardware_serial": device.hardware_serial,
+                "enrolled_at": device.enrolled_at,
+                "last_enrolled_at": device.last_enrolled_at,
+                "last_seen": last_seen,
+                "status": worst([p.state.status for p in pairs]),
+                "compliant": compliant,
+                "stale": stale,
+                "status_counts": counts,
+            },
         )
+        self.device_count += 1
+        self.compliant_devices += compliant
+        self.practices.add_device(view)
+        if device.device_id in self.late_devices:
+            self.late_hostnames[device.device_id] = device.hostname
+        self.on_device(view)
 
     def _sample(self, pair: Pair) -> None:
         grace = pair.policy.grace
@@ -273,14 +369,15 @@ class _Tally:
                     days_beyond_grace=_days(last - state.failing_since - grace),
                     ongoing=stop == len(self.instants),
                 )
+        for breach in breaches.values():
+            self.practices.add_breach(pair.device.practice, breach)
         self.breaches.extend(breaches.values())
 
     def summary(self, *, active_waivers: int) -> Summary:
-        compliant_devices = sum(d.compliant for d in self.devices)
         return Summary(
-            devices=len(self.devices),
+            devices=self.device_count,
             pairs=_rate(self.overall),
-            devices_compliant=Rate.of(compliant_devices, len(self.devices)),
+            devices_compliant=Rate.of(self.compliant_devices, self.device_count),
             status_counts=self.overall,
             stale_devices=len(self.stale),
             breaches=len(self.breaches),
@@ -387,9 +484,13 @@ def _waivers(
                 state=state,
                 ended_in_window=scope.trend_start < ended <= scope.at,
                 pairs_waived=waived.get(waiver.id, 0),
+                expiring_soon=state == "active" and waiver.expires_at - scope.at <= EXPIRING_SOON,
             )
         )
     return sorted(views, key=lambda w: (w.expires_at, w.id))
+
+
+EXPIRING_SOON = timedelta(days=14)  # an auditor's notice: two weeks to renew or remediate
 
 
 def _bundles(history: FleetHistory, at: datetime) -> list[BundleView]:
@@ -401,3 +502,19 @@ def _bundles(history: FleetHistory, at: datetime) -> list[BundleView]:
         )
         for b in published
     ]
+
+
+def check_known_at(known_at: datetime | None, now: datetime, option: str) -> datetime | None:
+    """A knowledge instant must carry an offset and not be in the future (nothing is known yet)."""
+    if known_at is None:
+        return None
+    if known_at.tzinfo is None:
+        raise ReportInputError(
+            f"{option} {known_at.isoformat()} has no UTC offset; write e.g. 2026-12-01T09:00:00Z"
+        )
+    if known_at > now:
+        raise ReportInputError(
+            f"{option} {known_at.isoformat()} is in the future (now {now.isoformat()}): the collector "
+            "cannot know yet what it will receive; give an instant at or before now"
+        )
+    return known_at

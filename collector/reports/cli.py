@@ -2,6 +2,7 @@
 
     fleetward report --database-url URL --format html --at 2026-03-31T12:00Z --out report.html
     fleetward report --collector https://collector --format pdf --from 2026-03-01T00:00Z --to 2026-04-01T00:00Z
+    fleetward report --database-url URL --format json --as-known-at 2026-12-01T09:00:00Z
     fleetward report verify report.csv --against report.json
 
 Heavy imports (SQLAlchemy, matplotlib, fpdf2, httpx) happen inside the commands.
@@ -12,9 +13,14 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from rich.progress import Progress
 
 app = typer.Typer(
     help="Compliance reports for auditors.",
@@ -84,6 +90,15 @@ def report(
             "compare digests with (see docs/auditors.md).",
         ),
     ] = None,
+    as_known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--as-known-at",
+            help="Build the report from only what the collector had received by this instant (its "
+            "knowledge instant, stated in the report): the report issued then, byte for byte. "
+            "--at and --generated-at default to it.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a compliance report (run `fleetward report verify FILE` to check one)."""
     if ctx.invoked_subcommand is not None:
@@ -91,15 +106,14 @@ def report(
     from collector.reports.errors import ReportError
 
     try:
-        data = _generate(database_url, collector, token, fmt, at, start, end, framework, generated_at, out)
+        size = _generate(
+            database_url, collector, token, fmt, at, start, end, framework, generated_at, out, as_known_at
+        )
     except ReportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    if out is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        typer.echo(f"wrote {out} ({len(data):,} bytes)", err=True)
+    if out is not None:
+        typer.echo(f"wrote {out} ({size:,} bytes)", err=True)
 
 
 def _generate(
@@ -113,7 +127,9 @@ def _generate(
     framework: str | None,
     generated_at: str | None,
     out: Path | None,
-) -> bytes:
+    as_known_at: str | None = None,
+) -> int:
+    """Write the report to `out` (or standard output); its size in bytes."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -124,7 +140,7 @@ def _generate(
         TimeElapsedColumn,
     )
 
-    from collector.reports.build import build_report
+    from collector.reports.build import build_report, check_known_at
     from collector.reports.errors import ReportInputError
     from collector.reports.render import renderer_for
     from collector.reports.sources import (
@@ -152,7 +168,11 @@ def _generate(
     if out is None and fmt == "pdf" and sys.stdout.isatty():
         raise ReportInputError("a PDF is binary: give --out FILE (or redirect standard output)")
     instant, begin, finish = _instant(at, "--at"), _instant(start, "--from"), _instant(end, "--to")
-    now = _instant(generated_at, "--generated-at") or SystemClock().now()
+    clock_now = SystemClock().now()
+    known_at = check_known_at(_instant(as_known_at, "--as-known-at"), clock_now, "--as-known-at")
+    # Without --as-known-at the report holds everything and states its generation instant as its
+    # knowledge instant (docs/auditors.md "Reproducing a report").
+    now = _instant(generated_at, "--generated-at") or known_at or clock_now
     renderer = renderer_for(fmt)
     console = Console(stderr=True)
     columns = (
@@ -162,30 +182,113 @@ def _generate(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    at_instant = None if begin else (instant or now)
+    period = (begin, finish) if begin and finish else None
     with Progress(*columns, console=console, transient=True) as progress:
+        if database_url is not None and known_at is None:  # as known earlier: built whole, below
+            digest: list[str] = []
+            chunks = _streamed(database_url, fmt, at_instant, period, framework, now, progress, digest.append)
+            size = _write(chunks, out)
+            typer.echo(f"report digest {digest[0]}", err=True)
+            return size
         loading = progress.add_task("reading the fleet", total=None)
         if collector is not None:
-            history, source = history_from_collector(collector, token or ""), describe_collector(collector)
+            history = history_from_collector(collector, token or "", known_at=known_at)
+            source = describe_collector(collector)
         else:
             assert database_url is not None
-            history, source = history_from_database(database_url), describe_database(database_url)
+            history = history_from_database(database_url, known_at=known_at)
+            source = describe_database(database_url)
         progress.remove_task(loading)
         building = progress.add_task("building the report (devices)", total=max(len(history.devices), 1))
         report = build_report(
             history,
-            at=None if begin else (instant or now),
-            period=(begin, finish) if begin and finish else None,
+            at=at_instant,
+            period=period,
             framework=framework,
             generated_at=now,
             source=source,
             progress=lambda done, total: progress.update(building, completed=done, total=total),
+            known_at=known_at,
         )
         progress.add_task(f"rendering {fmt}", total=None)
         data = renderer.render(report)
-    if out is not None:
-        out.write_bytes(data)
     typer.echo(f"report digest {report.digest}", err=True)
-    return data
+    return _write(iter([data]), out)
+
+
+def _streamed(
+    database_url: str,
+    fmt: str,
+    at: datetime | None,
+    period: tuple[datetime, datetime] | None,
+    framework: str | None,
+    now: datetime,
+    progress: Progress,
+    on_digest: Callable[[str], object],
+) -> Iterator[bytes]:
+    """The report streamed from the database a page of devices at a time (unsigned: only a
+    collector signs), in memory bounded by a page whatever the fleet size."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import Session
+
+    from collector.domain.state import DEFAULT_VALIDITY
+    from collector.reports.errors import ReportSourceError
+    from collector.reports.sources import describe_database
+    from collector.reports.stream import ReportRequest, stream_report
+    from collector.store.engine import make_engine
+    from collector.store.models import Device
+    from collector.store.report_rows import device_pages, report_context
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            devices = session.execute(select(func.count()).select_from(Device)).scalar_one()
+            request = ReportRequest(
+                context=report_context(session, validity=DEFAULT_VALIDITY),
+                at=at,
+                period=period,
+                framework=framework,
+                generated_at=now,
+                source=describe_database(database_url),
+                devices=devices,
+                on_digest=on_digest,
+            )
+            task = progress.add_task(f"writing the {fmt} report (devices)", total=max(devices, 1))
+
+            def pages() -> Iterator[Any]:
+                for page in device_pages(session, validity=DEFAULT_VALIDITY):
+                    yield page
+                    progress.advance(task, len(page.devices))
+
+            yield from stream_report(fmt, request, pages())
+    except SQLAlchemyError as exc:
+        raise ReportSourceError(
+            f"could not read the fleet from {describe_database(database_url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}; check the URL and run `fleetward collector migrate` on a new database"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def _write(chunks: Iterator[bytes], out: Path | None) -> int:
+    """Each chunk as it comes; a file left half written by an error is removed."""
+    size = 0
+    target = out.open("wb") if out is not None else sys.stdout.buffer
+    try:
+        for chunk in chunks:
+            target.write(chunk)
+            size += len(chunk)
+        target.flush()
+    except BaseException:
+        if out is not None:
+            target.close()
+            out.unlink(missing_ok=True)
+        raise
+    if out is not None:
+        target.close()
+    return size
 
 
 @app.command()

@@ -4,7 +4,7 @@ from a remote collector (`GET /v1/reports/history`) exactly as from its database
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -40,6 +40,7 @@ class HistoryDocument(BaseModel):
     framework_titles: dict[str, str]
     baselines: list[Baseline] = []
     late_reports: list[LateReport] = []
+    known_at: datetime | None = None
 
 
 def history_to_json(history: FleetHistory) -> bytes:
@@ -58,6 +59,7 @@ def history_to_json(history: FleetHistory) -> bytes:
         framework_titles=dict(history.framework_titles),
         baselines=list(history.baselines),
         late_reports=list(history.late_reports),
+        known_at=history.known_at,
     )
     return document.model_dump_json().encode("utf-8")
 
@@ -83,4 +85,5 @@ def history_from_json(data: bytes, origin: str) -> FleetHistory:
         framework_titles=document.framework_titles,
         baselines=tuple(document.baselines),
         late_reports=tuple(document.late_reports),
+        known_at=document.known_at,
     )

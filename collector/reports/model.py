@@ -67,6 +67,11 @@ class Scope(_Frozen):
     )
     framework: str | None = Field(description="Only policies mapped to this framework; null for all.")
     validity: timedelta = Field(description="A pair with no report for longer than this is stale.")
+    known_at: datetime | None = Field(
+        None,
+        description="The knowledge instant: the report shows only what the collector had received by "
+        "then (its clock), so `fleetward report --as-known-at` with this instant reproduces it exactly.",
+    )
 
 
 class Summary(_Frozen):
@@ -82,6 +87,9 @@ class Summary(_Frozen):
     breaches: int
     ongoing_breaches: int
     active_waivers: int
+    waivers_expiring_soon: int = Field(
+        0, description="Active waivers expiring within 14 days of the instant."
+    )
     late_observations: int = Field(
         0, description="Results in the window that arrived after a later observation of their pair."
     )
@@ -214,6 +222,11 @@ class WaiverView(_Frozen):
         description="Expired or was revoked between the trend start and the instant."
     )
     pairs_waived: int = Field(description="Pairs shown as waived by it at the report instant.")
+    expiring_soon: bool = Field(
+        False,
+        description="Active and expiring within 14 days of the report instant (EXPIRING_SOON): renew it "
+        "with a fresh justification or remediate before then, or its pairs count against compliance.",
+    )
 
 
 class BundleView(_Frozen):

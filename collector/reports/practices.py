@@ -1,14 +1,14 @@
 """Roll-up by GP practice (the numbers a practice manager answers for), and the late observations.
 
-Built from the report's own device, pair and breach views, so a practice's numbers add up to the
-fleet's: the same rates (docs/auditors.md), its breaches and its stale devices. Devices enrolled
+Counted from the report's own device and breach views as they are made, so a practice's numbers
+add up to the fleet's: the same rates (docs/auditors.md), its breaches and its stale devices. Devices enrolled
 without a practice are grouped under `practice: null`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime
 
 from collector.domain.fleet import FleetHistory
@@ -16,49 +16,67 @@ from collector.reports.model import (
     BreachView,
     DeviceView,
     LateObservationView,
-    PairView,
     PracticeRollup,
     Rate,
 )
 from fleetward.status import AuditStatus
 
 
-def practice_rollups(
-    devices: Sequence[DeviceView], pairs: Sequence[PairView], breaches: Sequence[BreachView]
-) -> list[PracticeRollup]:
-    practice_of = {d.device_id: d.practice for d in devices}
-    members: dict[str | None, list[DeviceView]] = defaultdict(list)
-    for device in devices:
-        members[device.practice].append(device)
-    counts: dict[str | None, dict[AuditStatus, int]] = defaultdict(lambda: dict.fromkeys(AuditStatus, 0))
-    for pair in pairs:
-        counts[practice_of[pair.device_id]][pair.status] += 1
-    breached: dict[str | None, list[BreachView]] = defaultdict(list)
-    for breach in breaches:
-        breached[practice_of.get(breach.device_id)].append(breach)
-    rollups = []
-    for practice in sorted(members, key=lambda p: (p is None, p or "")):
-        tally = counts[practice]
-        applicable = {s: n for s, n in tally.items() if s is not AuditStatus.NOT_APPLICABLE}
-        rollups.append(
-            PracticeRollup(
-                practice=practice,
-                devices=Rate.of(sum(d.compliant for d in members[practice]), len(members[practice])),
-                pairs=Rate.of(sum(n for s, n in applicable.items() if s.compliant), sum(applicable.values())),
-                status_counts=tally,
-                breaches=len(breached[practice]),
-                ongoing_breaches=sum(b.ongoing for b in breached[practice]),
-                stale_devices=sorted(d.hostname for d in members[practice] if d.stale),
-            )
+class PracticeTally:
+    """Running counts by practice, one device at a time: what a practice's rollup needs, without
+    keeping the fleet's devices or pairs."""
+
+    def __init__(self) -> None:
+        self._devices: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])  # compliant, total
+        self._counts: dict[str | None, dict[AuditStatus, int]] = defaultdict(
+            lambda: dict.fromkeys(AuditStatus, 0)
         )
-    return rollups
+        self._breaches: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])  # all, ongoing
+        self._stale: dict[str | None, list[str]] = defaultdict(list)
+
+    def add_device(self, device: DeviceView) -> None:
+        tally = self._devices[device.practice]
+        tally[0] += device.compliant
+        tally[1] += 1
+        counts = self._counts[device.practice]
+        for status, number in device.status_counts.items():
+            counts[status] += number
+        if device.stale:
+            self._stale[device.practice].append(device.hostname)
+
+    def add_breach(self, practice: str | None, breach: BreachView) -> None:
+        tally = self._breaches[practice]
+        tally[0] += 1
+        tally[1] += breach.ongoing
+
+    def rollups(self) -> list[PracticeRollup]:
+        rollups = []
+        for practice in sorted(self._devices, key=lambda p: (p is None, p or "")):
+            tally = self._counts[practice]
+            applicable = {s: n for s, n in tally.items() if s is not AuditStatus.NOT_APPLICABLE}
+            compliant, total = self._devices[practice]
+            breaches, ongoing = self._breaches[practice]
+            rollups.append(
+                PracticeRollup(
+                    practice=practice,
+                    devices=Rate.of(compliant, total),
+                    pairs=Rate.of(
+                        sum(n for s, n in applicable.items() if s.compliant), sum(applicable.values())
+                    ),
+                    status_counts=tally,
+                    breaches=breaches,
+                    ongoing_breaches=ongoing,
+                    stale_devices=sorted(self._stale[practice]),
+                )
+            )
+        return rollups
 
 
 def late_views(
-    history: FleetHistory, devices: Sequence[DeviceView], start: datetime, at: datetime
+    history: FleetHistory, hostnames: Mapping[str, str], start: datetime, at: datetime
 ) -> list[LateObservationView]:
-    """Late reports observed inside [start, at] from devices in the report, oldest observation first."""
-    hostnames = {d.device_id: d.hostname for d in devices}
+    """Late reports observed inside [start, at] from devices in the report (`hostnames`: of the
+    report's devices that sent late reports, or more), oldest observation first."""
     return sorted(
         (
             LateObservationView(

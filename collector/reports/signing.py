@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -136,15 +136,22 @@ class ReportKeys:
         return cls.load_or_create(path)
 
 
-def render_signed(report: ComplianceReport, fmt: str, key: SigningKey) -> bytes:
-    """The report rendered as `fmt` and signed with `key`: what the collector issues."""
+def render_signed(
+    report: ComplianceReport,
+    fmt: str,
+    key: SigningKey,
+    render: Callable[[ComplianceReport], bytes] | None = None,
+) -> bytes:
+    """The report rendered as `fmt` (by `render`, else the format's renderer) and signed with
+    `key`: what the collector issues."""
     from collector.reports.render import renderer_for
     from collector.reports.seal import read_seal
 
+    render = render or renderer_for(fmt).render
     if fmt == "json":
         signed = report.model_copy(update={"signature": sign(key, "digest", report.digest).member()})
-        return renderer_for("json").render(signed)
-    data = renderer_for(fmt).render(report)
+        return render(signed)
+    data = render(report)
     sealed = read_seal(data)
     if sealed is None:
         raise ValueError(f"the {fmt} renderer wrote no seal to sign")

@@ -6,7 +6,7 @@ Each source returns the `FleetHistory` and a description of itself with credenti
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from collector.domain.fleet import FleetHistory
@@ -39,7 +39,9 @@ def describe_collector(url: str) -> str:
     return "collector " + urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
-def history_from_database(url: str, validity: timedelta = DEFAULT_VALIDITY) -> FleetHistory:
+def history_from_database(
+    url: str, validity: timedelta = DEFAULT_VALIDITY, *, known_at: datetime | None = None
+) -> FleetHistory:
     from sqlalchemy.exc import SQLAlchemyError
 
     from collector.store.engine import make_engine
@@ -47,7 +49,7 @@ def history_from_database(url: str, validity: timedelta = DEFAULT_VALIDITY) -> F
 
     engine = make_engine(url)
     try:
-        return load_history(engine, validity=validity)
+        return load_history(engine, validity=validity, known_at=known_at)
     except SQLAlchemyError as exc:
         raise ReportSourceError(
             f"could not read the fleet from {describe_database(url)}: {exc.__class__.__name__}: "
@@ -57,13 +59,18 @@ def history_from_database(url: str, validity: timedelta = DEFAULT_VALIDITY) -> F
         engine.dispose()
 
 
-def history_from_collector(url: str, token: str, timeout: float = 300.0) -> FleetHistory:
+def history_from_collector(
+    url: str, token: str, timeout: float = 300.0, *, known_at: datetime | None = None
+) -> FleetHistory:
     import httpx
 
     where = describe_collector(url)
     endpoint = url.rstrip("/") + HISTORY_PATH
+    params = {} if known_at is None else {"as_known_at": known_at.isoformat()}
     try:
-        response = httpx.get(endpoint, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+        response = httpx.get(
+            endpoint, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
     except httpx.HTTPError as exc:
         raise ReportSourceError(f"could not reach {where}: {exc}; check --collector") from exc
     if response.status_code in (401, 403):

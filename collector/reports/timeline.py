@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
 
-from collector.domain.fleet import DeviceRecord, FleetHistory, PolicyRecord
+from collector.domain.fleet import DeviceRecord, PairKey, PolicyRecord
 from collector.domain.runs import Run
 from collector.domain.state import PairState, Waiver, active_waiver, pair_state_at
 
@@ -51,8 +52,18 @@ class Pair:
     state: PairState  # at the report instant
 
 
+class RunSource(Protocol):
+    """Where a device's runs come from: the whole `FleetHistory`, or one page of a stream."""
+
+    @property
+    def runs(self) -> Mapping[PairKey, tuple[Run, ...]]: ...
+
+    @property
+    def validity(self) -> timedelta: ...
+
+
 def device_pairs(
-    history: FleetHistory,
+    history: RunSource,
     device: DeviceRecord,
     policies: Sequence[PolicyRecord],
     index: WaiverIndex,

@@ -155,11 +155,13 @@ def publish_bundle(
     return Published(row, already=False, note=None)
 
 
-def newest_bundle(session: Session) -> PolicyBundle | None:
-    """The newest bundle vouched for by a trusted key here: the one served and in force."""
-    newest = session.scalar(
-        select(func.max(PolicyBundle.version)).where(PolicyBundle.vouched_by.is_not(None))
-    )
+def newest_bundle(session: Session, published_by: datetime | None = None) -> PolicyBundle | None:
+    """The newest bundle vouched for by a trusted key here: the one served and in force (or the
+    one that was, among those published by `published_by`)."""
+    query = select(func.max(PolicyBundle.version)).where(PolicyBundle.vouched_by.is_not(None))
+    if published_by is not None:
+        query = query.where(PolicyBundle.published_at <= published_by)
+    newest = session.scalar(query)
     return None if newest is None else session.get(PolicyBundle, newest)
 
 

@@ -15,6 +15,8 @@ pairs minus those. `fleet_pairs` pages through pairs in (hostname, device id, po
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +52,7 @@ class StateFilter:
     policy_id: str | None = None
     platform: str | None = None
     practice: str | None = None
+    device_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class PairStateRow:
     since: datetime | None
     last_seen: datetime | None
     failing_since: datetime | None
+    evidence: tuple[dict[str, str], ...] = ()
+    error: str | None = None
 
 
 # `run` and `device` below are a mapped class or an alias of it (typed Any: SQLAlchemy's stubs
@@ -152,6 +157,8 @@ def _conditions(
         conditions.append(device.platform == flt.platform)
     if flt.practice is not None:
         conditions.append(device.practice == flt.practice)
+    if flt.device_id is not None:
+        conditions.append(device.id == flt.device_id)
     return conditions
 
 
@@ -166,12 +173,52 @@ def _tune(session: Session) -> None:
         session.execute(text("SET LOCAL enable_sort = off"))
 
 
+@contextmanager
+def page_plan(session: Session) -> Iterator[None]:
+    """PostgreSQL, for one page of rows (a few hundred pairs): nested loops over the pair index,
+    not the hash joins over every run in force that suit the aggregates (measured at 100,000
+    devices: 1.2 s a page with hash joins, tens of ms without; bench/NOTES.md)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL enable_hashjoin = off"))
+        session.execute(text("SET LOCAL enable_sort = DEFAULT"))
+    try:
+        yield
+    finally:
+        if postgres:
+            session.execute(text("SET LOCAL enable_hashjoin = DEFAULT"))
+
+
 def fleet_counts(
     session: Session, at: datetime, *, validity: timedelta, flt: StateFilter | None = None
 ) -> Counter[CountKey]:
     """How many pairs have each status at `at`, by (policy id, platform, status)."""
+    counts: Counter[CountKey] = Counter()
+    for (policy_id, platform, _, state), n in practice_counts(
+        session, at, validity=validity, flt=flt, by_practice=False
+    ).items():
+        counts[(policy_id, platform, state)] += n
+    return counts
+
+
+PracticeCountKey = tuple[str, str, str | None, str]  # (policy id, platform, practice, status)
+
+
+def practice_counts(
+    session: Session,
+    at: datetime,
+    *,
+    validity: timedelta,
+    flt: StateFilter | None = None,
+    by_practice: bool = True,
+) -> Counter[PracticeCountKey]:
+    """How many pairs have each status at `at`, by (policy id, platform, practice, status);
+    practice is None throughout when not `by_practice` (then it is not grouped on at all)."""
     flt = flt or StateFilter()
     _tune(session)
+    practice: Any = Device.practice if by_practice else null()
+    grouped_by_practice = [Device.practice] if by_practice else []
     # One pass over the runs in force, grouped by plain columns (policy, platform, observed
     # status) so PostgreSQL estimates a handful of groups and aggregates in parallel; stale and
     # in-grace pairs are counted with FILTER. No correlated subquery: waivers come after.
@@ -186,6 +233,7 @@ def fleet_counts(
         select(
             StatusRun.policy_id,
             Device.platform,
+            practice,
             StatusRun.status,
             func.count(),
             func.count().filter(stale),
@@ -200,38 +248,38 @@ def fleet_counts(
         )
         .where(_in_force(StatusRun, at), Device.enrolled_at <= _instant(at))
         .where(*_conditions(Device, StatusRun.policy_id.expression, flt))
-        .group_by(StatusRun.policy_id, Device.platform, StatusRun.status)
+        .group_by(StatusRun.policy_id, Device.platform, *grouped_by_practice, StatusRun.status)
     )
-    counts: Counter[CountKey] = Counter()
-    covered: Counter[tuple[str, str]] = Counter()
-    for policy_id, platform, observed, total, n_stale, n_grace, n_applicable, n_na in session.execute(
+    counts: Counter[PracticeCountKey] = Counter()
+    covered: Counter[tuple[str, str, str | None]] = Counter()
+    for pid, platform, code, observed, total, n_stale, n_grace, n_applicable, n_na in session.execute(
         with_run
     ):
-        counts[(policy_id, platform, AuditStatus.STALE)] += n_stale
-        counts[(policy_id, platform, AuditStatus.IN_GRACE)] += n_grace
-        counts[(policy_id, platform, AuditStatus.NOT_APPLICABLE)] += n_na
-        counts[(policy_id, platform, observed)] += total - n_stale - n_grace - n_na
-        covered[(policy_id, platform)] += n_applicable
+        counts[(pid, platform, code, AuditStatus.STALE)] += n_stale
+        counts[(pid, platform, code, AuditStatus.IN_GRACE)] += n_grace
+        counts[(pid, platform, code, AuditStatus.NOT_APPLICABLE)] += n_na
+        counts[(pid, platform, code, observed)] += total - n_stale - n_grace - n_na
+        covered[(pid, platform, code)] += n_applicable
     applicable_pairs = (
-        select(PolicyPlatform.policy_id, Device.platform, func.count())
+        select(PolicyPlatform.policy_id, Device.platform, practice, func.count())
         .join(Device, Device.platform == PolicyPlatform.platform)
         .where(Device.enrolled_at <= _instant(at))
         .where(*_conditions(Device, PolicyPlatform.policy_id.expression, flt))
-        .group_by(PolicyPlatform.policy_id, Device.platform)
+        .group_by(PolicyPlatform.policy_id, Device.platform, *grouped_by_practice)
     )
-    for policy_id, platform, n in session.execute(applicable_pairs):
-        never_reported = n - covered[(policy_id, platform)]
+    for pid, platform, code, n in session.execute(applicable_pairs):
+        never_reported = n - covered[(pid, platform, code)]
         if never_reported:
-            counts[(policy_id, platform, AuditStatus.STALE)] += never_reported
-    for (policy_id, platform, state), n in _waived_counts(session, at, validity, flt).items():
-        counts[(policy_id, platform, state)] -= n
-        counts[(policy_id, platform, AuditStatus.WAIVED)] += n
+            counts[(pid, platform, code, AuditStatus.STALE)] += never_reported
+    for (pid, platform, code, state), n in _waived_counts(session, at, validity, flt, by_practice).items():
+        counts[(pid, platform, code, state)] -= n
+        counts[(pid, platform, code, AuditStatus.WAIVED)] += n
     return +counts
 
 
 def _waived_counts(
-    session: Session, at: datetime, validity: timedelta, flt: StateFilter
-) -> Counter[CountKey]:
+    session: Session, at: datetime, validity: timedelta, flt: StateFilter, by_practice: bool
+) -> Counter[PracticeCountKey]:
     """Pairs an active waiver turns into `waived`, by the status they would have without it.
 
     Driven from the few waivers active at T (device waivers through the pair index, practice
@@ -256,8 +304,9 @@ def _waived_counts(
     )
     covered = union(for_devices, for_practices).subquery()
     base = _status(session, StatusRun, Device, at, validity, with_waivers=False)
+    practice: Any = Device.practice if by_practice else null()
     query = (
-        select(StatusRun.policy_id, Device.platform, base, func.count())
+        select(StatusRun.policy_id, Device.platform, practice, base, func.count())
         .join(Device, Device.id == StatusRun.device_id)
         .where(
             StatusRun.id.in_(select(covered.c.id)),
@@ -265,14 +314,46 @@ def _waived_counts(
             Device.enrolled_at <= _instant(at),
         )
         .where(*_conditions(Device, StatusRun.policy_id.expression, flt))
-        .group_by(StatusRun.policy_id, Device.platform, base)
+        .group_by(StatusRun.policy_id, Device.platform, *([Device.practice] if by_practice else []), base)
     )
     return Counter(
         {
-            (policy_id, platform, state): n
-            for policy_id, platform, state, n in session.execute(query)
+            (policy_id, platform, code, state): n
+            for policy_id, platform, code, state, n in session.execute(query)
             if state in WAIVABLE
         }
+    )
+
+
+def pair_states(session: Session, at: datetime, *, validity: timedelta, flt: StateFilter) -> Any:
+    """Every pair at `at` with its status (a SELECT to page, filter or aggregate further):
+    device columns, policy id, status, and the run in force's columns (NULL without one)."""
+    run = aliased(StatusRun)
+    state = _status(session, run, Device, at, validity)
+    applies = exists().where(
+        PolicyPlatform.policy_id == Policy.id, PolicyPlatform.platform == Device.platform
+    )
+    return (
+        select(
+            Device.id.label("device_id"),
+            Device.hostname,
+            Device.platform,
+            Device.practice,
+            Policy.id.label("policy_id"),
+            state,
+            run.status.label("observed"),
+            run.policy_version,
+            run.since,
+            run.last_seen,
+            run.failing_since,
+            run.evidence,
+            run.error,
+        )
+        .select_from(Device)
+        .join(Policy, true())
+        .outerjoin(run, and_(run.device_id == Device.id, run.policy_id == Policy.id, _in_force(run, at)))
+        .where(Device.enrolled_at <= _instant(at), or_(run.id.is_not(None), applies))
+        .where(*_conditions(Device, Policy.id.expression, flt))
     )
 
 
@@ -285,41 +366,26 @@ def fleet_pairs(
     status: str | None = None,
     after: tuple[str, str, str] | None = None,
     limit: int = 100,
+    with_evidence: bool = False,
+    before: tuple[str, str, str] | None = None,
 ) -> list[PairStateRow]:
-    """One page of pairs at `at`, ordered by (hostname, device id, policy id), after a cursor."""
+    """One page of pairs at `at`, ordered by (hostname, device id, policy id), after a cursor
+    (or the page that ends just before `before`, for a link back)."""
     flt = flt or StateFilter()
-    _tune(session)
-    run = aliased(StatusRun)
-    state = _status(session, run, Device, at, validity)
-    applies = exists().where(
-        PolicyPlatform.policy_id == Policy.id, PolicyPlatform.platform == Device.platform
-    )
-    query = (
-        select(
-            Device.id,
-            Device.hostname,
-            Device.platform,
-            Device.practice,
-            Policy.id.label("policy_id"),
-            state,
-            run.status.label("observed"),
-            run.policy_version,
-            run.since,
-            run.last_seen,
-            run.failing_since,
-        )
-        .select_from(Device)
-        .join(Policy, true())
-        .outerjoin(run, and_(run.device_id == Device.id, run.policy_id == Policy.id, _in_force(run, at)))
-        .where(Device.enrolled_at <= _instant(at), or_(run.id.is_not(None), applies))
-        .where(*_conditions(Device, Policy.id.expression, flt))
-        .order_by(Device.hostname, Device.id, Policy.id)
-        .limit(limit)
-    )
+    states = pair_states(session, at, validity=validity, flt=flt).subquery()
+    columns = [c for c in states.c if with_evidence or c.name not in ("evidence", "error")]
+    order = [states.c.hostname, states.c.device_id, states.c.policy_id]
+    query = select(*columns).order_by(*(c.desc() for c in order) if before else order).limit(limit)
     if status is not None:
-        query = query.where(state == literal(status, String()))
+        query = query.where(states.c.status == literal(status, String()))
     if after is not None:
-        query = query.where(tuple_(Device.hostname, Device.id, Policy.id) > tuple_(*after))
+        query = query.where(tuple_(*order) > tuple_(*after))
+    if before is not None:
+        query = query.where(tuple_(*order) < tuple_(*before))
+    with page_plan(session):
+        rows = list(session.execute(query))
+    if before is not None:
+        rows.reverse()
     return [
         PairStateRow(
             device_id=row[0],
@@ -333,6 +399,8 @@ def fleet_pairs(
             since=row[8],
             last_seen=None if row[9] is None else min(row[9], at),
             failing_since=row[10],
+            evidence=tuple(row[11] or ()) if with_evidence else (),
+            error=row[12] if with_evidence else None,
         )
-        for row in session.execute(query)
+        for row in rows
     ]

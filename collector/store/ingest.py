@@ -10,6 +10,10 @@ is extended (`last_seen`) or followed by a new run (a transition). A report olde
 latest confirmation takes the slow path: that pair's runs are loaded, the pure
 `merge_observation` places the observation, and the pair's rows are rewritten.
 
+Knowledge time (docs/data-model.md): a placement keeps the pair's rows as they were in
+`run_revisions` first; the fast path adds a revision only for a confirmation that replaces a run's
+evidence or error or comes in a transition report, so the common batch writes nothing more.
+
 A device's reports are applied in the order they arrived. Several reports of one device in a
 batch go in rounds (the first of each device, then the second, ...), each round reading what the
 previous one wrote.
@@ -29,16 +33,17 @@ from sqlalchemy.orm import Session
 from collector.domain.runs import Observation, Run, merge_observation
 from collector.domain.state import failing_starts
 from collector.errors import Forbidden
-from collector.store.models import AgentEventRow, Device, IngestedReport, StatusRun
+from collector.store.models import AgentEventRow, Device, IngestedReport, RunRevision, StatusRun
 from collector.store.policies import PolicyRegistry
 from fleetward.policy.verdict import Status
-from fleetward.wire import Report
+from fleetward.wire import Report, ReportKind
 
 _NON_COMPLIANT = (Status.FAIL.value, Status.ERROR.value)
 _RUNS = cast(Table, StatusRun.__table__)  # Core statements: executemany without ORM bookkeeping
 _DEVICES = cast(Table, Device.__table__)
 _RECEIPTS = cast(Table, IngestedReport.__table__)
 _EVENTS = cast(Table, AgentEventRow.__table__)
+_REVISIONS = cast(Table, RunRevision.__table__)
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ def ingest_reports(
     for round_ in _rounds(fresh):
         latest = _latest_runs(session, {item.device_id for _, item in round_})
         for index, item in round_:
-            transitions, late = _plan(session, rows, item, latest, validity)
+            transitions, late = _plan(session, rows, item, latest, validity, received_at)
             refused = unknown.get(index, ())
             rows.receipt(item, transitions, late, received_at, refused)
             outcomes[index] = IngestOutcome(
@@ -220,6 +225,7 @@ class _Rows:
     extended: list[dict[str, Any]] = field(default_factory=list)
     closed: list[dict[str, Any]] = field(default_factory=list)
     started: list[dict[str, Any]] = field(default_factory=list)
+    revisions: list[dict[str, Any]] = field(default_factory=list)  # rare: see `_confirmation_hides_knowledge`
     receipts: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -295,7 +301,9 @@ class _Rows:
             )
         if self.started:
             session.execute(insert(_RUNS), self.started)
-        self.extended, self.closed, self.started = [], [], []
+        if self.revisions:
+            session.execute(insert(_REVISIONS), self.revisions)
+        self.extended, self.closed, self.started, self.revisions = [], [], [], []
 
     def write_reports(self, session: Session) -> None:
         if self.receipts:
@@ -373,6 +381,7 @@ def _plan(
     item: Incoming,
     latest: dict[tuple[str, str], dict[str, Any]],
     validity: timedelta,
+    received_at: datetime,
 ) -> tuple[int, int]:
     """Turn one report's results into run changes; returns how many transitions it records and
     how many results were late (observed before what was already known of their pair).
@@ -394,11 +403,11 @@ def _plan(
         )
         current = latest.get((item.device_id, result.policy_id))
         if current is None or observed_at > current["last_seen"]:
-            transitions += _append(rows, item.device_id, result.policy_id, current, obs, report_id, validity)
+            transitions += _append(rows, item, result.policy_id, current, obs, validity, received_at)
         else:
             late += 1
             transitions += _place_out_of_order(
-                session, item.device_id, result.policy_id, obs, report_id, validity
+                session, item.device_id, result.policy_id, obs, report_id, validity, received_at
             )
     return transitions, late
 
@@ -416,14 +425,15 @@ def _as_run(row: Any) -> Run:
 
 def _append(
     rows: _Rows,
-    device_id: str,
+    item: Incoming,
     policy_id: str,
     current: dict[str, Any] | None,
     obs: Observation,
-    report_id: str,
     validity: timedelta,
+    received_at: datetime,
 ) -> int:
     """The in-order fast path: only the pair's latest run is read or written."""
+    device_id, report_id = item.device_id, str(item.report.report_id)
     if current is None:
         run = Run.start(obs)
         failing = run.since if run.status.value in _NON_COMPLIANT else None
@@ -432,6 +442,8 @@ def _append(
     merge = merge_observation([_as_run(current)], obs, validity)
     if len(merge.runs) == 1:
         extended = merge.runs[0]
+        if _confirmation_hides_knowledge(item, current, extended):
+            rows.revisions.append(_revision(current, "confirmed", received_at, report_id))
         rows.extended.append(
             {
                 "run_id": current["id"],
@@ -450,8 +462,44 @@ def _append(
     return 1
 
 
+def _confirmation_hides_knowledge(item: Incoming, current: dict[str, Any], extended: Run) -> bool:
+    """Would extending this run in place lose what was known before? Its `last_seen` as known
+    earlier is rebuilt from the device's snapshot receipts (a snapshot carries every result), so
+    only a confirmation in a transition report, or one that replaces the evidence or error, keeps
+    the run's prior version (no statement at all in the common case)."""
+    return (
+        item.report.kind is not ReportKind.SNAPSHOT
+        or list(extended.evidence) != list(current["evidence"] or ())
+        or extended.error != current["error"]
+    )
+
+
+def _revision(row: Any, kind: str, known_until: datetime, superseded_by: str) -> dict[str, Any]:
+    return {
+        "device_id": row["device_id"],
+        "policy_id": row["policy_id"],
+        "kind": kind,
+        "status": row["status"],
+        "policy_version": row["policy_version"],
+        "since": row["since"],
+        "last_seen": row["last_seen"],
+        "evidence": list(row["evidence"] or ()),
+        "error": row["error"],
+        "report_id": row.get("report_id"),
+        "last_report_id": row.get("last_report_id"),
+        "known_until": known_until,
+        "superseded_by": superseded_by,
+    }
+
+
 def _place_out_of_order(
-    session: Session, device_id: str, policy_id: str, obs: Observation, report_id: str, validity: timedelta
+    session: Session,
+    device_id: str,
+    policy_id: str,
+    obs: Observation,
+    report_id: str,
+    validity: timedelta,
+    received_at: datetime,
 ) -> int:
     pair = (_RUNS.c.device_id == device_id, _RUNS.c.policy_id == policy_id)
     existing = list(
@@ -470,6 +518,8 @@ def _place_out_of_order(
         reports.setdefault(r["since"], r["report_id"])
         reports.setdefault(r["last_seen"], r["last_report_id"])
     reports.setdefault(obs.at, report_id)
+    # The past known until now is kept (append-only), so a report issued before stays reproducible.
+    session.execute(insert(_REVISIONS), [_revision(r, "placed", received_at, report_id) for r in existing])
     session.execute(delete(_RUNS).where(*pair))
     starts = failing_starts(merge.runs)
     nexts: list[datetime | None] = [run.since for run in merge.runs[1:]] + [None]

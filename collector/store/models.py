@@ -7,11 +7,12 @@ of every unchanged result. See docs/data-model.md.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -155,7 +156,8 @@ class IngestedReport(Base):
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Indexed for the daily rollups' watermark and the dashboard's data version (reports received since).
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     agent_version: Mapped[str] = mapped_column(String(200))
     bundle_version: Mapped[int | None] = mapped_column(BigInteger)
     result_count: Mapped[int] = mapped_column(Integer)
@@ -195,6 +197,36 @@ class StatusRun(Base):
     )
 
 
+class RunRevision(Base):
+    """A run row as it was before a write that changed what was already known: append-only.
+
+    Knowledge time: the version here was what the collector knew until `known_until` (the
+    `received_at` of the report `superseded_by`). Out-of-order placement keeps every row of the
+    pair (kind "placed"); an in-order confirmation keeps the run only when it replaces its
+    evidence or error, or comes in a transition report (kind "confirmed"). With the receipts
+    this is enough to rebuild any pair as known at an earlier instant (collector/domain/knowledge.py).
+    """
+
+    __tablename__ = "run_revisions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # "placed" or "confirmed"
+    status: Mapped[str] = mapped_column(String(20))
+    policy_version: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    evidence: Mapped[list[dict[str, str]]] = mapped_column(JSONDocument())
+    error: Mapped[str | None] = mapped_column(Text)
+    report_id: Mapped[str | None] = mapped_column(String(36))
+    last_report_id: Mapped[str | None] = mapped_column(String(36))
+    known_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    superseded_by: Mapped[str] = mapped_column(String(36))
+
+    __table_args__ = (Index("ix_run_revisions_device_id_policy_id", "device_id", "policy_id"),)
+
+
 class Waiver(Base):
     """Never deleted: revoking sets `revoked_at`/`revoked_by`, so history shows every exception."""
 
@@ -223,3 +255,27 @@ class AgentEventRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     message: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument())
+
+
+class DailyRollup(Base):
+    """Pairs by status at the end of a UTC day (the next midnight), by policy, platform and practice:
+    the trend's points, pre-aggregated (collector.store.rollups). `practice` is "" for none."""
+
+    __tablename__ = "daily_rollups"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    practice: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    pairs: Mapped[int] = mapped_column(Integer)
+
+
+class RollupDay(Base):
+    """A day whose rollup rows are computed: when, and over which policies, waivers and platforms."""
+
+    __tablename__ = "rollup_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fingerprint: Mapped[str] = mapped_column(String(64))

@@ -5,10 +5,11 @@ Pure: the router turns these into an inline SVG (no script, no chart library nee
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from collector.domain.fleet import FleetHistory
+from collector.domain.runs import Run
 
 WIDTH = 800.0
 
@@ -36,17 +37,16 @@ class Timeline:
     rows: list[Row]
 
 
-def device_timeline(history: FleetHistory, device_id: str, start: datetime, end: datetime) -> Timeline:
-    """Runs clipped to [start, end]; a run is drawn from its start to its last confirmation."""
+def device_timeline(runs_by_policy: Mapping[str, Sequence[Run]], start: datetime, end: datetime) -> Timeline:
+    """One device's runs (by policy) clipped to [start, end]; a run is drawn from its start to
+    its last confirmation."""
     span = (end - start).total_seconds() or 1.0
 
     def x_of(instant: datetime) -> float:
         return round(max(0.0, min(1.0, (instant - start).total_seconds() / span)) * WIDTH, 1)
 
     rows: list[Row] = []
-    for (device, policy_id), runs in sorted(history.runs.items()):
-        if device != device_id:
-            continue
+    for policy_id, runs in sorted(runs_by_policy.items()):
         bars = []
         for run in runs:
             if run.last_seen < start or run.since > end:

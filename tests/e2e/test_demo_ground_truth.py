@@ -109,8 +109,15 @@ def test_passes_carry_their_evidence_and_every_status_shows_at_the_instant(demo:
     assert passes
     assert sum(1 for p in passes if p["evidence"]) > len(passes) // 2
     statuses = {p["status"] for p in report["pairs"]}
-    assert {"pass", "fail", "error", "stale", "waived", "not_applicable"} <= statuses, statuses
+    assert {"pass", "fail", "error", "stale", "waived", "in_grace", "not_applicable"} <= statuses, statuses
+    # The laptop whose firewall went off on the last day is inside the policy's day of grace.
+    assert any(p["status"] == "in_grace" and p["policy_id"] == "firewall-windows-on" for p in report["pairs"])
     assert any(w["state"] == "active" for w in report["waivers"])
+    expiring = [w for w in report["waivers"] if w["expiring_soon"]]
+    assert [w["policy_id"] for w in expiring] == ["antimalware-windows-active"], (
+        "expires 5 days after the end"
+    )
+    assert report["summary"]["waivers_expiring_soon"] == 1
     assert any(w["state"] != "active" for w in report["waivers"]), "one waiver lapses mid-month"
 
 

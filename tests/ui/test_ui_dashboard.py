@@ -170,7 +170,10 @@ def test_filters_narrow_the_device_list_like_the_json_report(
     page.select_option("#filter-platform", "darwin")
     page.click("#apply-filters")
     darwin = [d for d in report["devices"] if d["platform"] == "darwin"]
-    assert page.inner_text("#device-list-count") == f"{len(darwin)} of {len(report['devices'])} devices"
+    assert (
+        page.inner_text("#device-list-count")
+        == f"{len(darwin)} of {len(report['devices'])} devices (up to 100 a page)"
+    )
     page.select_option("#filter-platform", "")
     page.select_option("#filter-status", "stale")
     page.click("#apply-filters")

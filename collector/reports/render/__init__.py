@@ -14,6 +14,7 @@ from collector.reports.errors import ReportInputError
 
 if TYPE_CHECKING:
     from collector.reports.model import ComplianceReport
+    from collector.reports.render.text import Omitted
 
 FORMATS = ("html", "csv", "json", "pdf")
 
@@ -31,6 +32,20 @@ _MODULES = {
     "html": "collector.reports.render.html_format",
     "pdf": "collector.reports.render.pdf_format",
 }
+
+
+class BoundedRenderer(Renderer, Protocol):
+    def render_bounded(self, report: ComplianceReport, omitted: Omitted) -> bytes:
+        """`report` holds only the devices and pairs listed; `omitted` counts the rest."""
+        ...
+
+
+def bounded_renderer_for(fmt: str) -> BoundedRenderer:
+    """The HTML or PDF renderer, which can render a bounded report (collector.reports.stream)."""
+    if fmt not in ("html", "pdf"):
+        raise ReportInputError(f"only html and pdf reports are bounded, not {fmt!r}")
+    renderer: BoundedRenderer = importlib.import_module(_MODULES[fmt]).RENDERER
+    return renderer
 
 
 def renderer_for(fmt: str) -> Renderer:

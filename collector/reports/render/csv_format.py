@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
 
-from collector.reports.model import ComplianceReport, DeviceView, PairView, PolicyView, WaiverView
+from collector.reports.model import ComplianceReport, DeviceView, PairView, PolicyView
 from collector.reports.render.text import controls_label, days, evidence_summary, iso
 from collector.reports.seal import SEAL_PLACEHOLDER, seal
 from collector.reports.signing import SIGNATURE_PLACEHOLDER
@@ -53,33 +56,69 @@ class CsvRenderer:
 
     def render(self, report: ComplianceReport) -> bytes:
         devices = {d.device_id: d for d in report.devices}
-        policies = {p.id: p for p in report.policies}
-        waivers = {w.id: w for w in report.waivers}
-        labels = {p.id: controls_label(p) for p in report.policies}
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        for pair in report.pairs:
-            writer.writerow(
-                [
-                    _cell(v)
-                    for v in _row(pair, devices[pair.device_id], policies[pair.policy_id], labels, waivers)
-                ]
-            )
-        for v in report.late_observations:  # reports that changed the recorded past
-            buffer.write(
-                f"# late observation: {v.hostname} observed {iso(v.observed_at)} received {iso(v.received_at)}, "
-                f"{v.late_results} result(s)\r\n"
-            )
-        for b in report.baselines:  # where the patch floors come from, and whether they cover the instant
-            newest = b.newest_floor.isoformat() if b.newest_floor else "none"
-            line = f"# baseline {b.name}: {b.state}; refreshed {b.refreshed}, newest floor {newest}, "
-            line += f"sources {', '.join(sorted(b.sources))}" + (f"; {b.message}" if b.state in _WARN else "")
-            buffer.write(line.replace("\r", " ").replace("\n", " ") + "\r\n")
-        buffer.write("# " + SIGNATURE_PLACEHOLDER.decode() + "\r\n")
-        buffer.write(f"# fleetward-report-digest: {report.digest}\r\n")
-        buffer.write("# " + SEAL_PLACEHOLDER.decode() + "\r\n")
-        return seal(buffer.getvalue().encode("utf-8"))
+        rows = CsvRows(report.policies, {w.id: w for w in report.waivers})
+        text = rows.header() + "".join(rows.lines([p], devices[p.device_id]) for p in report.pairs)
+        return seal((text + trailer(report)).encode("utf-8"))
+
+
+class _WaiverText(Protocol):
+    """A waiver's view or its record: what a row shows of it."""
+
+    @property
+    def owner(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def justification(self) -> str: ...
+
+
+class CsvRows:
+    """The CSV text of pairs, a row at a time (also what a streamed report writes)."""
+
+    def __init__(self, policies: Sequence[PolicyView], waivers: Mapping[str, _WaiverText]) -> None:
+        self.policies = {p.id: p for p in policies}
+        self.labels = {p.id: controls_label(p) for p in policies}
+        self.waivers = waivers
+        self.buffer = io.StringIO(newline="")
+        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+
+    def header(self) -> str:
+        return self._take([COLUMNS])
+
+    def lines(self, pairs: Sequence[PairView], device: DeviceView) -> str:
+        """The rows of some of one device's pairs."""
+        return self._take(
+            [
+                [_cell(v) for v in _row(p, device, self.policies[p.policy_id], self.labels, self.waivers)]
+                for p in pairs
+            ]
+        )
+
+    def _take(self, rows: list[Sequence[str]]) -> str:
+        self.writer.writerows(rows)
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return text
+
+
+def trailer(report: ComplianceReport) -> str:
+    """The comment lines after the rows, with the signature and seal placeholders."""
+    lines = []
+    for v in report.late_observations:  # reports that changed the recorded past
+        lines.append(
+            f"# late observation: {v.hostname} observed {iso(v.observed_at)} received {iso(v.received_at)}, "
+            f"{v.late_results} result(s)\r\n"
+        )
+    for b in report.baselines:  # where the patch floors come from, and whether they cover the instant
+        newest = b.newest_floor.isoformat() if b.newest_floor else "none"
+        line = f"# baseline {b.name}: {b.state}; refreshed {b.refreshed}, newest floor {newest}, "
+        line += f"sources {', '.join(sorted(b.sources))}" + (f"; {b.message}" if b.state in _WARN else "")
+        lines.append(line.replace("\r", " ").replace("\n", " ") + "\r\n")
+    lines.append("# " + SIGNATURE_PLACEHOLDER.decode() + "\r\n")
+    lines.append(f"# fleetward-report-digest: {report.digest}\r\n")
+    lines.append("# " + SEAL_PLACEHOLDER.decode() + "\r\n")
+    return "".join(lines)
 
 
 _WARN = ("due", "stale")
@@ -90,7 +129,7 @@ def _row(
     device: DeviceView,
     policy: PolicyView,
     labels: dict[str, str],
-    waivers: dict[str, WaiverView],
+    waivers: Mapping[str, _WaiverText],
 ) -> list[str]:
     waiver = waivers.get(pair.waiver_id) if pair.waiver_id else None
     return [

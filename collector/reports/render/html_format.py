@@ -5,7 +5,8 @@ What it holds: every summary and roll-up, every breach, stale device, waiver and
 each device with its worst status, and the pairs that need attention (fail, error, in_grace,
 waived) with their evidence. Passing, not-applicable and stale pairs are counted, not listed one
 by one: at 100,000 devices x 15 policies that table alone would be 1.5 million rows. The CSV and
-JSON formats list every pair.
+JSON formats list every pair. A bounded report (`render_bounded`, above 5,000 devices) lists
+only the devices that are not compliant, were in breach or hold a waiver, and says what it counted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
     from collector.reports.model import ComplianceReport
+    from collector.reports.render.text import Omitted
 
 ATTENTION = (AuditStatus.FAIL, AuditStatus.ERROR, AuditStatus.IN_GRACE, AuditStatus.WAIVED)
 
@@ -79,6 +81,9 @@ class HtmlRenderer:
     extension = "html"
 
     def render(self, report: ComplianceReport) -> bytes:
+        return self.render_bounded(report, None)
+
+    def render_bounded(self, report: ComplianceReport, omitted: Omitted | None) -> bytes:
         from markupsafe import Markup
 
         svg = {
@@ -87,11 +92,14 @@ class HtmlRenderer:
             "policies": charts.inline_svg(charts.policy_chart(report.policies, "svg"), "policies-"),
         }
         template = report_environment().get_template("report.html.j2")
+        passes = [p for p in report.pairs if p.status is AuditStatus.PASS and p.evidence]
         html = template.render(
             report=report,
             charts={name: Markup(value) for name, value in svg.items()},  # noqa: S704 - drawn by matplotlib, text escaped
             attention=[p for p in report.pairs if p.status in ATTENTION],
-            passes=[p for p in report.pairs if p.status is AuditStatus.PASS and p.evidence],
+            passes=passes,
+            pass_total=len(passes) if omitted is None else omitted.passes_with_evidence,
+            omitted=omitted,
             listing_cap=PASS_LISTING_CAP,
             hostnames={d.device_id: d.hostname for d in report.devices},
             titles={p.id: p.title for p in report.policies},

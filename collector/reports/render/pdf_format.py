@@ -21,6 +21,7 @@ from collector.reports.render.html_format import ATTENTION
 from collector.reports.render.text import (
     CONTROLS_NOTE,
     RATES_NOTE,
+    Omitted,
     controls_label,
     days,
     duration,
@@ -136,8 +137,14 @@ class PdfRenderer:
     extension = "pdf"
 
     def render(self, report: ComplianceReport) -> bytes:
+        return self.render_bounded(report, None)
+
+    def render_bounded(self, report: ComplianceReport, omitted: Omitted | None) -> bytes:
+        """`omitted`: what a bounded report counts instead of listing (stated on the front page)."""
         doc = _Document(report)
         _front(doc, report)
+        if omitted is not None:
+            doc.note(omitted.sentence())
         _policies(doc, report)
         _findings(doc, report)
         _inventory(doc, report)
@@ -151,6 +158,10 @@ def _front(doc: _Document, report: ComplianceReport) -> None:
     meta = [("Status at", _when(scope.at))]
     if scope.kind == "period":
         meta.append(("Period", f"{_when(scope.period_start)} to {_when(scope.at)}"))
+    if scope.known_at is not None:
+        meta.append(
+            ("As known at", f"{_when(scope.known_at)} (only what the collector had received by then)")
+        )
     meta += [
         ("Trend from", _when(scope.trend_start)),
         ("Framework", scope.framework or "all frameworks"),
@@ -180,7 +191,7 @@ def _front(doc: _Document, report: ComplianceReport) -> None:
             ],
             ["Devices", str(summary.devices)],
             ["Stale devices", str(summary.stale_devices)],
-            ["Active waivers", str(summary.active_waivers)],
+            ["Active waivers", f"{summary.active_waivers} ({summary.waivers_expiring_soon} expiring soon)"],
             *[[f"Pairs {s.value}", str(summary.status_counts[s])] for s in AuditStatus],
         ],
         (80, 106),
@@ -382,7 +393,9 @@ def _findings(doc: _Document, report: ComplianceReport) -> None:
             w.justification,
             w.owner,
             _when(w.expires_at),
-            w.state + (", ended in window" if w.ended_in_window else ""),
+            w.state
+            + (", ended in window" if w.ended_in_window else "")
+            + (", expiring soon" if w.expiring_soon else ""),
         ]
         for w in report.waivers
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from collector.reports.model import PolicyView, Rate
@@ -42,6 +43,23 @@ def duration(delta: timedelta) -> str:
     if seconds % 86400 == 0:
         return f"{seconds // 86400} days"
     return f"{seconds / 3600:g} hours"
+
+
+@dataclass(frozen=True)
+class Omitted:
+    """What a bounded HTML or PDF report counts instead of listing (collector.reports.stream)."""
+
+    devices: int  # compliant devices with no pair needing attention, no breach and no waiver
+    pairs: int  # pairs not needing attention (pass, not_applicable, stale) beyond those listed
+    passes_with_evidence: int  # passing pairs with evidence, of which the first are listed
+
+    def sentence(self) -> str:
+        return (
+            f"This report is summarised: {self.devices:,} compliant devices and {self.pairs:,} pairs in pass, "
+            "not_applicable or stale are counted in the sections above, not listed one by one. "
+            "Every summary, breach, stale device, waiver and pair needing attention is in full. "
+            "The CSV and JSON reports with the same report digest list every device and pair."
+        )
 
 
 def controls_label(policy: PolicyView) -> str:
