@@ -126,26 +126,37 @@ async def _drive(base: str, secret: str, args: argparse.Namespace, out: Any) -> 
             states: list[dict[str, str]] = [{} for _ in mine]
             step = 0
             connection = await _Connection.open(base)
+            per_request = max(args.batch, 1)
             while not stop:
                 for slot, key in enumerate(mine):
                     if stop:
                         return
-                    report = {
-                        "report_id": str(uuid.uuid4()),
-                        "kind": "snapshot",
-                        "observed_at": (start_at + timedelta(hours=step)).isoformat(),
-                        "agent_version": "0.1.0",
-                        "policy_versions": dict.fromkeys(POLICIES, "v1"),
-                        "results": _results(rnd, states[slot]),
-                    }
+                    reports = [
+                        {
+                            "report_id": str(uuid.uuid4()),
+                            "kind": "snapshot",
+                            "observed_at": (start_at + timedelta(hours=step + n)).isoformat(),
+                            "agent_version": "0.1.0",
+                            "policy_versions": dict.fromkeys(POLICIES, "v1"),
+                            "results": _results(rnd, states[slot]),
+                        }
+                        for n in range(per_request)
+                    ]
+                    if args.batch:  # a backlog: one device's reports, oldest first, in one request
+                        path, body = "/v1/reports/batch", json.dumps({"reports": reports}).encode()
+                    else:
+                        path, body = "/v1/reports", json.dumps(reports[0]).encode()
                     began = time.perf_counter()
-                    status = await connection.post("/v1/reports", json.dumps(report).encode(), key)
+                    status, answer = await connection.post(path, body, key)
                     if measuring:
                         latencies.append(time.perf_counter() - began)
-                        sent += 1
+                        sent += per_request
                         if not 200 <= status < 300:
-                            failures += 1
-                step += 1
+                            failures += per_request
+                        elif args.batch:  # every report answered on its own
+                            items = json.loads(answer)["results"]
+                            failures += sum(1 for i in items if not 200 <= i["status"] < 300)
+                step += per_request
             connection.close()
 
         tasks = [asyncio.create_task(worker(i)) for i in range(args.concurrency)]
@@ -183,7 +194,7 @@ class _Connection:
         reader, writer = await asyncio.open_connection(host, int(port))
         return cls(f"{host}:{port}", reader, writer)
 
-    async def post(self, path: str, body: bytes, key: str) -> int:
+    async def post(self, path: str, body: bytes, key: str) -> tuple[int, bytes]:
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
             f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -195,8 +206,8 @@ class _Connection:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        await self._reader.readexactly(length)
-        return int(status_line.split()[1])
+        answer = await self._reader.readexactly(length)
+        return int(status_line.split()[1]), answer
 
     def close(self) -> None:
         self._writer.close()
@@ -293,6 +304,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="catch-up: send N reports of one device per request to /v1/reports/batch (0: one report per request)",
+    )
     parser.add_argument(
         "--sqlite", action="store_true", help="the embedded default: a SQLite file and one uvicorn worker"
     )
@@ -393,14 +410,15 @@ def main() -> None:
         rate = result["sent"] / result["elapsed"]
         print(
             f"uvicorn workers={args.workers} devices={args.devices} concurrency={args.concurrency} "
-            f"measured={result['elapsed']:.0f}s"
+            f"measured={result['elapsed']:.0f}s "
+            + (f"batch={args.batch} reports per request" if args.batch else "one report per request")
         )
         print(
             f"sustained: {rate:.0f} reports/s ({rate * 15:.0f} results/s), {result['sent']} reports, "
-            f"{result['failures']} non-200"
+            f"{result['failures']} non-2xx"
         )
         print(
-            f"latency ms: p50 {pct(50):.1f}  p95 {pct(95):.1f}  p99 {pct(99):.1f}  max {latencies[-1] * 1000:.1f}  "
+            f"latency ms (per request): p50 {pct(50):.1f}  p95 {pct(95):.1f}  p99 {pct(99):.1f}  max {latencies[-1] * 1000:.1f}  "
             f"mean {statistics.mean(latencies) * 1000:.1f}"
         )
         metrics = httpx.get(base + "/metrics").text

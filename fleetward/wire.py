@@ -129,6 +129,31 @@ class ErrorBody(_Wire):
             return cls(code="http_error", message=quoted or reason or "no message")
 
 
+MAX_REPORTS_PER_BATCH = 64
+
+
+class ReportBatch(_Wire):
+    """`POST /v1/reports/batch`: a device's backlog, oldest first, each report as `POST /v1/reports` takes it."""
+
+    reports: Annotated[list[Report], Field(min_length=1, max_length=MAX_REPORTS_PER_BATCH)]
+
+
+class BatchItem(_Wire):
+    """One report's answer in a batch: `status` is what `POST /v1/reports` would have answered for it
+    alone; `ack` when it is stored (2xx, a duplicate too), `error` when it is not."""
+
+    report_id: UUID
+    status: int
+    ack: ReportAck | None = None
+    error: ErrorBody | None = None
+
+
+class BatchAck(_Wire):
+    """In the order sent. Every report with a 2xx `status` is durably stored when this arrives."""
+
+    results: list[BatchItem]
+
+
 class ErrorCode(StrEnum):
     """Every `ErrorBody.code` the collector emits: the one list the agent and the collector share.
 

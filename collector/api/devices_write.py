@@ -8,13 +8,16 @@ from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 
 from collector.api.deps import Context, ReportKey
+from collector.api.errors import status_for
 from collector.api.schemas import EARLIEST
-from collector.errors import ApiError, Forbidden, Unauthorized
+from collector.errors import ApiError, Forbidden, Refused, Unauthorized
 from collector.observability import logger
 from collector.store.credentials import Principal, Role
 from collector.store.enrollment import enroll
-from collector.store.group_commit import Delivery
+from collector.store.group_commit import Answer, Delivery
 from fleetward.wire import (
+    BatchAck,
+    BatchItem,
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
@@ -22,6 +25,7 @@ from fleetward.wire import (
     RefusedResult,
     Report,
     ReportAck,
+    ReportBatch,
 )
 
 router = APIRouter(prefix="/v1", tags=["devices"])
@@ -80,18 +84,76 @@ async def post_report(body: Report, ctx: Context, key: ReportKey, request: Reque
     the report is committed, with the other reports arriving at the same time (group commit).
     """
     _check(body, ctx)
-    try:  # the key is verified and the rate limit taken in the transaction, with the batch
-        accepted = await ctx.ingest.ingest(Delivery(body, key_digest=key.digest))
-    except IntegrityError as exc:  # the same report id delivered twice at once, twice over
-        raise ApiError(409, ErrorCode.CONFLICT, "this report is being ingested concurrently; retry") from exc
-    except Unauthorized as exc:
+    # the key is verified and the rate limit taken in the transaction, with the batch
+    (answer,) = await ctx.ingest.ingest_all([Delivery(body, key_digest=key.digest)])
+    return _acknowledge(body, answer, ctx, request)
+
+
+@router.post(
+    "/reports/batch",
+    response_model=BatchAck,
+    responses=_ERRORS,
+    summary="Ingest a backlog of the calling device's reports, each answered on its own",
+)
+async def post_report_batch(body: ReportBatch, ctx: Context, key: ReportKey, request: Request) -> BatchAck:
+    """For an agent catching up: up to 64 reports, oldest first, written in one transaction.
+
+    Each report is checked, authenticated and made idempotent exactly as `POST /v1/reports` would
+    one alone; `results` gives each one's status and ack or error, in the order sent. A 2xx here
+    means every report whose own `status` is 2xx is durably stored; the others are not stored
+    and are answered as they would be alone (422 for good, 429 or 409 to retry). A key that is
+    unknown or revoked refuses the whole batch (401) and stores nothing.
+    """
+    items: list[BatchItem | None] = [None] * len(body.reports)
+    deliveries: list[tuple[int, Delivery]] = []
+    for index, report in enumerate(body.reports):
+        try:
+            _check(report, ctx)
+        except ApiError as exc:
+            items[index] = _refused_item(report, exc)
+            continue
+        deliveries.append((index, Delivery(report, key_digest=key.digest, request=id(body))))
+    answers = await ctx.ingest.ingest_all([delivery for _, delivery in deliveries])
+    for (index, delivery), answer in zip(deliveries, answers, strict=True):
+        try:
+            ack = _acknowledge(delivery.report, answer, ctx, request)
+        except ApiError as exc:
+            if exc.code == ErrorCode.DEVICE_KEY_INVALID:
+                raise  # the same key for every report: none of them was stored
+            items[index] = _refused_item(delivery.report, exc)
+            continue
+        items[index] = BatchItem(report_id=delivery.report.report_id, status=200, ack=ack)
+    return BatchAck(results=[item for item in items if item is not None])
+
+
+def _refused_item(report: Report, exc: ApiError) -> BatchItem:
+    return BatchItem(
+        report_id=report.report_id,
+        status=exc.status_code,
+        error=ErrorBody(code=exc.code, message=exc.message, detail=exc.detail),
+    )
+
+
+def _acknowledge(report: Report, answer: Answer, ctx: Context, request: Request) -> ReportAck:
+    """What one report's ingestion answers, or the refusal it raises (as `ApiError`)."""
+    if isinstance(answer, IntegrityError):  # the same report id delivered twice at once, twice over
         raise ApiError(
-            401, ErrorCode.DEVICE_KEY_INVALID, exc.message, headers={"WWW-Authenticate": "Bearer"}
-        ) from exc
-    request.state.principal = Principal(Role.DEVICE, accepted.device_id, accepted.device_id)
-    outcome = accepted.outcome
+            409, ErrorCode.CONFLICT, "this report is being ingested concurrently; retry"
+        ) from answer
+    if isinstance(answer, Unauthorized):
+        raise ApiError(
+            401, ErrorCode.DEVICE_KEY_INVALID, answer.message, headers={"WWW-Authenticate": "Bearer"}
+        ) from answer
+    if isinstance(answer, ApiError):  # the rate limit's, with its Retry-After
+        raise answer
+    if isinstance(answer, Refused):
+        raise ApiError(status_for(answer), answer.code, answer.message, answer.detail) from answer
+    if isinstance(answer, BaseException):
+        raise answer
+    request.state.principal = Principal(Role.DEVICE, answer.device_id, answer.device_id)
+    outcome = answer.outcome
     if isinstance(outcome, Forbidden):
-        raise outcome
+        raise ApiError(403, outcome.code, outcome.message, outcome.detail)
     if outcome.duplicate:
         ctx.metrics.reports_duplicate.inc()
     else:
@@ -109,10 +171,10 @@ async def post_report(body: Report, ctx: Context, key: ReportKey, request: Reque
         ctx.metrics.results_refused.inc(len(refused))
         logger().warning(
             "results for unknown policies refused",
-            extra={"device_id": accepted.device_id, "refused": len(refused)},
+            extra={"device_id": answer.device_id, "refused": len(refused)},
         )
     return ReportAck(
-        report_id=body.report_id,
+        report_id=report.report_id,
         duplicate=outcome.duplicate,
         transitions=outcome.transitions,
         refused=refused,

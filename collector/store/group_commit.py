@@ -47,6 +47,7 @@ class Delivery:
     report: Report
     device_id: str | None = None
     key_digest: str | None = None
+    request: int | None = None  # the deliveries of one request share one rate-limit admission
 
 
 @dataclass(frozen=True)
@@ -202,17 +203,24 @@ class GroupCommitter:
         digests = {i.key_digest for i in items if i.device_id is None and i.key_digest is not None}
         devices = devices_by_key_digest(session, digests) if digests else {}
         answers: list[str | Answer] = []
+        admitted: dict[tuple[str, int], Exception | None] = {}  # a batch request is admitted once
         for item in items:
             device_id = item.device_id or devices.get(item.key_digest or "")
             if device_id is None:
                 answers.append(Unauthorized(UNKNOWN_DEVICE_KEY, code=ErrorCode.DEVICE_KEY_INVALID))
                 continue
-            try:
-                self._admit(device_id)
-            except Exception as exc:  # the rate limit's refusal, answered to that request alone
-                answers.append(exc)
-                continue
-            answers.append(device_id)
+            once = (device_id, item.request) if item.request is not None else None
+            if once is None or once not in admitted:
+                try:
+                    self._admit(device_id)
+                    refusal = None
+                except Exception as exc:  # the rate limit's refusal, answered to that request alone
+                    refusal = exc
+                if once is not None:
+                    admitted[once] = refusal
+            else:
+                refusal = admitted[once]
+            answers.append(device_id if refusal is None else refusal)
         return answers
 
 
