@@ -90,8 +90,10 @@ def test_a_bad_report_inside_a_batch_is_refused_alone_and_the_rest_are_stored(fl
     assert answer.status_code == 200, answer.text
     items = answer.json()["results"]
     assert [i["status"] for i in items] == [200, 422, 422, 200]
-    assert items[1]["error"]["code"] == "invalid_request" and "future" in items[1]["error"]["message"]
-    assert "more than once" in items[2]["error"]["message"] and items[2]["ack"] is None
+    assert items[1]["error"]["code"] == "invalid_request"
+    assert "future" in items[1]["error"]["message"]
+    assert "more than once" in items[2]["error"]["message"]
+    assert items[2]["ack"] is None
     assert [s for _, s, _, _ in _runs(fleet, device.device_id)] == ["pass", "fail"]
     assert _receipts(fleet) == 2
 
@@ -142,4 +144,5 @@ def test_a_batch_takes_one_request_of_the_devices_rate(fleet: Fleet) -> None:
     backlog = [_report(t0 + timedelta(hours=2, minutes=n), "pass") for n in range(10)]
     assert [i["status"] for i in _batch(fleet, device, backlog).json()["results"]] == [200] * 10
     limited = _batch(fleet, device, [_report(t0 + timedelta(hours=3), "pass")]).json()["results"]
-    assert limited[0]["status"] == 429 and limited[0]["error"]["code"] == "rate_limited"
+    assert limited[0]["status"] == 429
+    assert limited[0]["error"]["code"] == "rate_limited"
