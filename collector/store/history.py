@@ -70,18 +70,7 @@ def _load(
     policy_records = tuple(_policy_record(p) for p in session.scalars(policy_query))
 
     devices = tuple(
-        DeviceRecord(
-            device_id=d.id,
-            hostname=clean_text(d.hostname),
-            platform=Platform(d.platform),
-            enrolled_at=d.enrolled_at,
-            practice=None if d.practice is None else clean_text(d.practice),
-            os_name=clean_text(d.os_name),
-            os_version=clean_text(d.os_version),
-            hardware_serial=clean_text(d.hardware_serial),
-            hardware_uuid=clean_text(d.hardware_uuid),
-            last_enrolled_at=d.last_enrolled_at,
-        )
+        device_record(d)
         for d in session.scalars(select(Device).order_by(Device.hostname, Device.id))
         if known_at is None or d.enrolled_at <= known_at
     )
@@ -184,6 +173,22 @@ def _frame(
         bundles=tuple(b for b in bundle_records(session) if known_at is None or b.published_at <= known_at),
         baselines=baselines_in_force(session, known_at),
         known_at=known_at,
+    )
+
+
+def device_record(d: Device) -> DeviceRecord:
+    """A device row as the domain sees it, its free text cleaned (one laptop's name is its own input)."""
+    return DeviceRecord(
+        device_id=d.id,
+        hostname=clean_text(d.hostname),
+        platform=Platform(d.platform),
+        enrolled_at=d.enrolled_at,
+        practice=None if d.practice is None else clean_text(d.practice),
+        os_name=clean_text(d.os_name),
+        os_version=clean_text(d.os_version),
+        hardware_serial=clean_text(d.hardware_serial),
+        hardware_uuid=clean_text(d.hardware_uuid),
+        last_enrolled_at=d.last_enrolled_at,
     )
 
 

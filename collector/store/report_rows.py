@@ -22,12 +22,11 @@ from sqlalchemy.orm import Session
 from collector.domain.fleet import DeviceRecord, FleetHistory, LateReport, PairKey
 from collector.domain.runs import Run
 from collector.store.bundles import bundle_records
-from collector.store.history import _clean_evidence, _policy_record, baselines_in_force
+from collector.store.history import _clean_evidence, _policy_record, baselines_in_force, device_record
 from collector.store.models import Device, IngestedReport, Policy, StatusRun, Waiver
 from collector.store.policies import CatalogueData, load_shipped_catalogue
 from collector.store.waivers import as_record
 from fleetward.bounds import clean_text
-from fleetward.policy.model import Platform
 from fleetward.policy.verdict import Status
 
 PAGE = 1000  # devices per page: ~15,000 runs, a few MiB
@@ -88,7 +87,7 @@ def device_pages(session: Session, *, validity: timedelta, page: int = PAGE) -> 
         if not rows:
             return
         after = (rows[-1].hostname, rows[-1].id)  # the stored values, for the keyset
-        devices = tuple(_device_record(d) for d in rows)
+        devices = tuple(device_record(d) for d in rows)
         session.expunge_all()  # nothing of a page outlives it in the identity map
         yield DevicePage(devices, _runs_of(session, [d.device_id for d in devices]), validity)
         if len(rows) < page:
@@ -99,21 +98,6 @@ def _bytewise(session: Session, column: Any) -> Any:
     """The column ordered by code point, as Python sorts strings (and so `build_report`):
     PostgreSQL's default collation is the locale's; SQLite's BINARY already is."""
     return column.collate("C") if session.get_bind().dialect.name == "postgresql" else column
-
-
-def _device_record(d: Device) -> DeviceRecord:
-    return DeviceRecord(
-        device_id=d.id,
-        hostname=clean_text(d.hostname),
-        platform=Platform(d.platform),
-        enrolled_at=d.enrolled_at,
-        practice=None if d.practice is None else clean_text(d.practice),
-        os_name=clean_text(d.os_name),
-        os_version=clean_text(d.os_version),
-        hardware_serial=clean_text(d.hardware_serial),
-        hardware_uuid=clean_text(d.hardware_uuid),
-        last_enrolled_at=d.last_enrolled_at,
-    )
 
 
 _STATUSES = {s.value: s for s in Status}
