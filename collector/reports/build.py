@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from collector.domain.fleet import DeviceRecord, FleetHistory, PolicyRecord
 from collector.domain.state import AuditStatus, worst
@@ -59,6 +60,22 @@ _PROGRESS_EVERY = 2000
 _DAY = timedelta(days=1)
 # A period report samples every day: three years is an audit cycle and keeps a report bounded.
 MAX_PERIOD = timedelta(days=3 * 366)
+
+
+def policy_fields(policy: PolicyRecord) -> dict[str, Any]:
+    """A policy's description as the report's `PolicyView` and the dashboard's `PolicyRow` share
+    it (one mapping for both): sorted, so the same catalogue reads the same everywhere."""
+    return {
+        "id": policy.id,
+        "title": policy.title,
+        "severity": policy.severity,
+        "platforms": sorted(policy.platforms),
+        "grace": policy.grace,
+        "version": policy.version,
+        "baseline": policy.baseline,
+        "frameworks": {k: sorted(v) for k, v in sorted(policy.frameworks.items())},
+        "remediation": policy.remediation,
+    }
 
 
 def build_report(
@@ -388,15 +405,7 @@ class _Tally:
     def policy_view(self, policy: PolicyRecord) -> PolicyView:
         counts = self.by_policy.get(policy.id, _counts())
         return PolicyView(
-            id=policy.id,
-            title=policy.title,
-            severity=policy.severity,
-            platforms=sorted(policy.platforms),
-            grace=policy.grace,
-            version=policy.version,
-            baseline=policy.baseline,
-            frameworks={k: sorted(v) for k, v in sorted(policy.frameworks.items())},
-            remediation=policy.remediation,
+            **policy_fields(policy),
             pairs=_rate(counts),
             status_counts=counts,
             pairs_on_other_versions=self.other_versions.get(policy.id, 0),

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from collector.domain.fleet import FleetHistory
 from collector.reports.baselines import baseline_views
-from collector.reports.build import _rate, _scope, _waivers
+from collector.reports.build import _rate, _scope, _waivers, policy_fields
 from collector.reports.controls import ControlDefinition, control_definitions
 from collector.reports.model import (
     BaselineView,
@@ -157,15 +157,7 @@ def build_dashboard(
         summary=summary,
         policies=[
             PolicyRow(
-                id=p.id,
-                title=p.title,
-                severity=p.severity,
-                platforms=sorted(p.platforms),
-                grace=p.grace,
-                version=p.version,
-                baseline=p.baseline,
-                frameworks={k: sorted(v) for k, v in sorted(p.frameworks.items())},
-                remediation=p.remediation,
+                **policy_fields(p),
                 pairs=_rate(_full(by_policy[p.id])),
                 status_counts=_full(by_policy[p.id]),
             )
