@@ -12,6 +12,11 @@ delivery comes back as an outcome the uploader acts on:
   other 4xx (a wrong URL or a permission problem is fixed by configuration, not by dropping reports).
   A 5xx is marked `server_error`: the uploader dead-letters a report the collector keeps failing on
   while later reports are accepted (`agent.uploader`).
+
+A backlog goes in one `POST /v1/reports/batch` (`send_batch`): its answer gives each report's own
+status, classified exactly as above, one outcome per report. What refuses the batch as a whole
+comes back as one outcome for all of them, and `NoBatchEndpoint` when the collector predates the
+route (404 or 405): the uploader then sends one report per request.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pydantic import ValidationError
 
 from agent.errors import EnrollmentError
 from fleetward import __version__
-from fleetward.wire import EnrollRequest, EnrollResponse, ErrorBody, ReportAck
+from fleetward.wire import BatchAck, BatchItem, EnrollRequest, EnrollResponse, ErrorBody, ReportAck
 
 if TYPE_CHECKING:
     import httpx
@@ -63,6 +68,19 @@ class RetryLater:
 
 
 Delivery = Delivered | KeyRejected | Refused | RetryLater
+
+
+@dataclass(frozen=True)
+class NoBatchEndpoint:
+    """The collector has no `POST /v1/reports/batch` (an older release): send reports one by one."""
+
+    status_code: int
+
+
+# Per report of a batch, in the order sent; or one outcome that answers the whole batch.
+BatchDelivery = list[Delivery] | Delivery | NoBatchEndpoint
+BATCH_PATH = "/v1/reports/batch"
+NO_SUCH_ROUTE = frozenset({404, 405})
 
 BUNDLE_PATH = "/v1/policies/bundle"
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
@@ -140,11 +158,7 @@ class CollectorClient:
         import httpx
 
         try:
-            response = self._http.post(
-                "/v1/reports",
-                content=body.encode("utf-8"),
-                headers={"Content-Type": "application/json", "Authorization": f"Bearer {device_key}"},
-            )
+            response = self._post_report("/v1/reports", body.encode("utf-8"), device_key)
         except httpx.HTTPError as exc:
             return RetryLater(f"cannot reach the collector: {_describe(exc)}")
         status = response.status_code
@@ -153,13 +167,43 @@ class CollectorClient:
                 return Delivered(ReportAck.model_validate_json(response.content))
             except ValidationError:
                 return Delivered(None)  # accepted all the same: the collector said 2xx
-        error = _error_body(response)
-        message = f"{status} {error.code}: {error.message}"
-        if status == 401:
-            return KeyRejected(message)
-        if status in REFUSED_FOR_GOOD:
-            return Refused(status, message)
-        return RetryLater(message, _retry_after(response.headers.get("Retry-After")), status)
+        return _refusal(response)
+
+    def send_batch(self, bodies: list[str], device_key: str) -> BatchDelivery:
+        """Several reports of this device, oldest first, in one request; each answered on its own.
+
+        The bodies are the outbox's stored JSON, joined as they are (not parsed and re-encoded).
+        """
+        import httpx
+
+        content = ('{"reports":[' + ",".join(bodies) + "]}").encode("utf-8")
+        try:
+            response = self._post_report(BATCH_PATH, content, device_key)
+        except httpx.HTTPError as exc:
+            return RetryLater(f"cannot reach the collector: {_describe(exc)}")
+        status = response.status_code
+        if status in NO_SUCH_ROUTE:
+            return NoBatchEndpoint(status)
+        if not 200 <= status < 300:
+            return _refusal(response)
+        try:
+            items = BatchAck.model_validate_json(response.content).results
+        except ValidationError:
+            return RetryLater(
+                f"{status}: the collector answered the batch with an unexpected body", None, status
+            )
+        if len(items) != len(bodies):  # cannot tell which report an answer is for: trust none
+            return RetryLater(
+                f"{status}: the collector answered {len(items)} of {len(bodies)} reports", None, status
+            )
+        return [_item_outcome(item) for item in items]
+
+    def _post_report(self, path: str, content: bytes, device_key: str) -> httpx.Response:
+        return self._http.post(
+            path,
+            content=content,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {device_key}"},
+        )
 
     def fetch_bundle(self, etag: str | None, device_key: str) -> FetchOutcome:
         """`GET /v1/policies/bundle` with the device key, read up to MAX_BUNDLE_BYTES."""
@@ -189,6 +233,28 @@ class CollectorClient:
 
 def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _refusal(response: httpx.Response) -> Delivery:
+    error = _error_body(response)
+    return _classify(response.status_code, error, _retry_after(response.headers.get("Retry-After")))
+
+
+def _item_outcome(item: BatchItem) -> Delivery:
+    """One report's answer inside a batch, classified as the same answer to it alone would be."""
+    if 200 <= item.status < 300:
+        return Delivered(item.ack)
+    error = item.error or ErrorBody(code="unknown", message="the collector gave no reason")
+    return _classify(item.status, error, None)
+
+
+def _classify(status: int, error: ErrorBody, retry_after: float | None) -> Delivery:
+    message = f"{status} {error.code}: {error.message}"
+    if status == 401:
+        return KeyRejected(message)
+    if status in REFUSED_FOR_GOOD:
+        return Refused(status, message)
+    return RetryLater(message, retry_after, status)
 
 
 def _error_body(response: httpx.Response) -> ErrorBody:

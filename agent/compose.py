@@ -125,7 +125,14 @@ def build_agent(
             store=CredentialsFile(settings.state_dir),
             clock=clock,
         )
-        uploader = Uploader(outbox, client, enroller, status=StatusBook(db), clock=clock)
+        uploader = Uploader(
+            outbox,
+            client,
+            enroller,
+            status=StatusBook(db),
+            clock=clock,
+            batch_size=settings.upload_batch_size,
+        )
     source = HttpBundleSource(client, enroller) if client is not None and enroller is not None else None
     bundles = build_updater(settings, db=db, outbox=outbox, source=source)
     starting = bundles.start(starter_bundle_path(settings))

@@ -38,6 +38,7 @@ from pydantic_settings import (
 )
 
 from agent.errors import SettingsError
+from fleetward.wire import MAX_REPORTS_PER_BATCH
 
 ENV_PREFIX = "FLEETWARD_"
 # What the collector accepts (fleetward.wire.EnrollRequest.enroll_secret).
@@ -159,6 +160,15 @@ class AgentSettings(BaseSettings):
     )
     flush_interval_seconds: float = Field(
         default=60.0, ge=1, le=3600, description="How often the outbox is offered to the collector."
+    )
+    upload_batch_size: int = Field(
+        default=32,
+        ge=1,
+        le=MAX_REPORTS_PER_BATCH,
+        description="When more than one report is waiting (catching up after time offline), up to this many "
+        "go to the collector in one `POST /v1/reports/batch` request, oldest first, each acknowledged on "
+        "its own; 1 sends one report per request. A collector without the batch endpoint gets one report "
+        "per request whatever this says.",
     )
     http_timeout_seconds: float = Field(
         default=30.0, gt=0, le=300, description="Per request to the collector."

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+BATCH = "/v1/reports/batch"
 LAUNCH = """
 import sys, uvicorn
 from collector.app import create_app
@@ -105,13 +107,18 @@ class CollectorProcess:
 
 
 class FlakyProxy:
-    """Forwards to the collector, unless told to fail the next requests in one of three ways."""
+    """Forwards to the collector, unless told to fail the next requests in one of a few ways."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
-        self.plan: list[str] = []  # "5xx", "stall", "lose-answer"; consumed one per request
+        # "5xx", "stall", "lose-answer" (and "404" for batches, as a collector without the route);
+        # consumed one per request to POST /v1/reports and POST /v1/reports/batch respectively
+        self.plan: list[str] = []
+        self.batch_plan: list[str] = []
+        self.before_batch: Callable[[], None] | None = None  # called as each batch is forwarded
         self.stall_seconds = 2.0
         self.seen = 0
+        self.paths: list[str] = []  # of every POST, in order
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         server.daemon_threads = True
         self._server = server
@@ -128,7 +135,13 @@ class FlakyProxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 proxy.seen += 1
-                action = proxy.plan.pop(0) if proxy.plan and self.path == "/v1/reports" else "forward"
+                proxy.paths.append(self.path)
+                plan = {"/v1/reports": proxy.plan, BATCH: proxy.batch_plan}.get(self.path, [])
+                action = plan.pop(0) if plan else "forward"
+                if action == "404":
+                    return self._answer(404, b'{"code":"not_found","message":"no such route"}')
+                if self.path == BATCH and proxy.before_batch is not None:
+                    proxy.before_batch()
                 if action == "5xx":
                     return self._answer(503, b'{"code":"unavailable","message":"upstream restarting"}')
                 if action == "stall":
@@ -136,7 +149,12 @@ class FlakyProxy:
                 headers = {
                     k: v for k, v in self.headers.items() if k.lower() in {"authorization", "content-type"}
                 }
-                upstream = httpx.post(proxy.upstream + self.path, content=body, headers=headers, timeout=30)
+                try:
+                    upstream = httpx.post(
+                        proxy.upstream + self.path, content=body, headers=headers, timeout=30
+                    )
+                except httpx.HTTPError:  # the collector went away mid-request, as a gateway answers it
+                    return self._answer(502, b'{"code":"bad_gateway","message":"upstream gone"}')
                 if action == "lose-answer":  # the collector ingested it; the agent never hears
                     return self._answer(504, b'{"code":"gateway_timeout","message":"no answer"}')
                 return self._answer(upstream.status_code, upstream.content)

@@ -62,6 +62,8 @@ class ScriptedCollector:
                 return None
 
             def do_POST(self) -> None:
+                if self.path not in collector.script:  # as a collector without the route answers
+                    return self._send(404, {"code": "not_found", "message": f"no route {self.path}"})
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if self.path == "/v1/reports":

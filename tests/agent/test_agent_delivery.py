@@ -62,6 +62,7 @@ class Agent:
             self.enroller,
             status=self.status,
             clock=self.clock,
+            batch_size=8,  # the scripted collector has no batch route: one report per request
             rng=random.Random(1),
         )
 
