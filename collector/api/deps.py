@@ -68,9 +68,7 @@ class AppContext:
     principals: PrincipalCache = field(default_factory=PrincipalCache)
 
 
-async def context(request: Request) -> AppContext:
-    # async so FastAPI calls it in the event loop: a plain `def` dependency costs every request
-    # a hop to the thread pool and back (seen in the ingestion profile, bench/NOTES.md)
+def context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 

@@ -206,7 +206,6 @@ _LATEST_COLUMNS = (
     _RUNS.c.evidence,
     _RUNS.c.error,
 )
-_LATEST_NAMES = tuple(column.name for column in _LATEST_COLUMNS)
 
 
 def _latest_runs(session: Session, device_ids: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -215,9 +214,8 @@ def _latest_runs(session: Session, device_ids: Iterable[str]) -> dict[tuple[str,
         select(*_LATEST_COLUMNS).where(
             _RUNS.c.device_id.in_(sorted(device_ids)), _RUNS.c.next_since.is_(None)
         )
-    ).tuples()
-    # plain tuples zipped with the names: `dict(row_mapping)` builds a key view per row (profiled)
-    return {(row[1], row[2]): dict(zip(_LATEST_NAMES, row, strict=True)) for row in rows}
+    ).mappings()
+    return {(row["device_id"], row["policy_id"]): dict(row) for row in rows}
 
 
 @dataclass
