@@ -26,13 +26,6 @@ BATCH_SIZE = 8
 
 
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
-    process = CollectorProcess(tmp_path).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
 def proxy(collector: CollectorProcess) -> Iterator[FlakyProxy]:
     proxy = FlakyProxy(collector.url)
     yield proxy

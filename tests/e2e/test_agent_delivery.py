@@ -16,13 +16,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
-    process = CollectorProcess(tmp_path).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEETWARD_CONFIG_FILE", str(tmp_path / "agent.toml"))
     (tmp_path / "agent.toml").write_text("")
